@@ -1,0 +1,68 @@
+#include "pp-daemon.h"
+
+struct _PpDaemon
+{
+  GObject parent_instance;
+
+  PpSysfs *sysfs;
+  PpHwdb *hwdb;
+  PpRegistry *registry;
+  PpExporter *exporter;
+};
+
+G_DEFINE_TYPE (PpDaemon, pp_daemon, G_TYPE_OBJECT)
+
+static void
+pp_daemon_dispose (GObject *object)
+{
+  PpDaemon *self = PP_DAEMON (object);
+
+  /* The exporter and registry refer to the database and sysfs: drop them
+   * first. */
+  g_clear_object (&self->exporter);
+  g_clear_object (&self->registry);
+  g_clear_pointer (&self->hwdb, pp_hwdb_free);
+  g_clear_object (&self->sysfs);
+  G_OBJECT_CLASS (pp_daemon_parent_class)->dispose (object);
+}
+
+static void
+pp_daemon_class_init (PpDaemonClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = pp_daemon_dispose;
+}
+
+static void
+pp_daemon_init (PpDaemon *self)
+{
+}
+
+PpDaemon *
+pp_daemon_new (gboolean read_only, GError **error)
+{
+  g_autoptr (PpDaemon) self = g_object_new (PP_TYPE_DAEMON, NULL);
+
+  self->sysfs = pp_sysfs_new (read_only, error);
+  if (self->sysfs == NULL)
+    return NULL;
+  self->hwdb = pp_hwdb_new ();
+  self->registry = pp_registry_new (self->sysfs, self->hwdb);
+  if (!pp_registry_enumerate (self->registry, error))
+    return NULL;
+  self->exporter = pp_exporter_new (self->registry);
+  return g_steal_pointer (&self);
+}
+
+PpRegistry *
+pp_daemon_get_registry (PpDaemon *self)
+{
+  g_return_val_if_fail (PP_IS_DAEMON (self), NULL);
+  return self->registry;
+}
+
+void
+pp_daemon_export (PpDaemon *self, GDBusConnection *connection)
+{
+  g_return_if_fail (PP_IS_DAEMON (self));
+  pp_exporter_export (self->exporter, connection);
+}

@@ -1,0 +1,46 @@
+/* PpDevice: the model of one PCI function.
+ *
+ * A plain GObject whose properties mirror DESIGN.md's device model; the
+ * D-Bus layer binds them to the exported interface, so nothing here knows
+ * about D-Bus.  Related devices (group members, PF, VFs) are named by
+ * address.  Setters notify only when a value really changes, so each
+ * notification is a real change worth announcing.
+ */
+#pragma once
+
+#include "pp-sysfs.h"
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define PP_TYPE_DEVICE (pp_device_get_type ())
+G_DECLARE_FINAL_TYPE (PpDevice, pp_device, PP, DEVICE, GObject)
+
+/* Values of the "state" property. */
+#define PP_DEVICE_STATE_HOST "host"
+#define PP_DEVICE_STATE_UNBOUND "unbound"
+#define PP_DEVICE_STATE_VFIO "vfio"
+
+/* Creates the device from a sysfs snapshot and its database names. */
+PpDevice *pp_device_new (const PpSysfsDevice *info,
+                         const char *vendor_name,
+                         const char *device_name);
+
+/* Applies a newer snapshot of the same device. */
+void pp_device_update (PpDevice *self, const PpSysfsDevice *info);
+
+const char *pp_device_get_address (PpDevice *self);
+const char *pp_device_get_syspath (PpDevice *self);
+const char *pp_device_get_driver (PpDevice *self);
+int pp_device_get_iommu_group (PpDevice *self);
+
+/* GCompareFunc for a GPtrArray of PpDevice: by address. */
+int pp_device_compare_by_address (gconstpointer a, gconstpointer b);
+
+/* Set by the IOMMU group table, which knows the other members. */
+void pp_device_set_group_info (PpDevice *self,
+                               const char *const *other_members,
+                               gboolean viable);
+
+G_END_DECLS

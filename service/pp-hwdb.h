@@ -1,0 +1,24 @@
+/* Vendor and device names from the udev hardware database. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _PpHwdb PpHwdb;
+
+/* Never fails: without a database (no hwdb.bin) every lookup returns "". */
+PpHwdb *pp_hwdb_new (void);
+void pp_hwdb_free (PpHwdb *hwdb);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpHwdb, pp_hwdb_free)
+
+gboolean pp_hwdb_is_available (PpHwdb *hwdb);
+
+/* Sets newly allocated names, "" for what the database does not know. */
+void pp_hwdb_lookup (PpHwdb *hwdb,
+                     guint16 vendor_id,
+                     guint16 device_id,
+                     char **vendor_name,
+                     char **device_name);
+
+G_END_DECLS
