@@ -1,0 +1,530 @@
+/* pcipassctl: the command-line client of pcipassd.
+ *
+ * Every command reads the device objects pcipassd publishes on the system
+ * bus and prints them as an aligned table or, with --json, as the JSON
+ * described in json-format.md.
+ *
+ * Exit status: 0 on success, 1 when the command failed (daemon not
+ * running, unknown device, bus error), 2 on bad usage.  Usage errors
+ * travel as G_OPTION_ERROR, whatever detected them.
+ */
+#include "config.h"
+
+#include "pp-address.h"
+#include "pp-ctl-inventory.h"
+#include "pp-ctl-json.h"
+#include "pp-table.h"
+
+#include <gio/gio.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define PP_CTL_EXIT_FAILURE 1
+#define PP_CTL_EXIT_USAGE 2
+
+/* What the command line asked for, once parsed. */
+typedef struct
+{
+  gboolean json;
+  char *type;           /* list --type */
+  const char *argument; /* the positional argument, or NULL */
+} PpCtlOptions;
+
+typedef enum
+{
+  PP_CTL_OPT_JSON = 1 << 0, /* takes --json */
+  PP_CTL_OPT_TYPE = 1 << 1, /* takes --type */
+} PpCtlOptionFlags;
+
+typedef struct
+{
+  const char *name;
+  gboolean (*run) (const PpCtlOptions *options, GError **error);
+  const char *parameters; /* "ADDR": one required, "[X]": optional */
+  PpCtlOptionFlags flags;
+  const char *description;
+} PpCtlCommand;
+
+static void
+pp_ctl_options_clear (PpCtlOptions *options)
+{
+  g_clear_pointer (&options->type, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PpCtlOptions, pp_ctl_options_clear)
+
+static const char *const device_types[] = {
+  "gpu", "network", "storage", "audio", "usb", "bridge", "other", NULL,
+};
+
+static void
+print_json (JsonNode *root)
+{
+  g_autofree char *text = pp_ctl_json_to_data (root);
+
+  /* JSON is UTF-8 whatever the locale: no g_print conversion. */
+  fputs (text, stdout);
+}
+
+static void
+print_table (PpTable *table, const char *indent)
+{
+  g_autofree char *text = pp_table_render (table, indent);
+
+  g_print ("%s", text);
+}
+
+static char *
+format_id (PpDbusDevice *device)
+{
+  return g_strdup_printf ("%04x:%04x", pp_dbus_device_get_vendor_id (device),
+                          pp_dbus_device_get_device_id (device));
+}
+
+static char *
+format_number (int value)
+{
+  return value < 0 ? g_strdup ("-") : g_strdup_printf ("%d", value);
+}
+
+static gboolean
+cmd_list (const PpCtlOptions *options, GError **error)
+{
+  static const char *const headers[] = {
+    "ADDRESS", "TYPE", "ID", "NAME", "DRIVER", "GROUP", "STATE",
+  };
+  g_autoptr (PpCtlInventory) inventory = NULL;
+  g_autoptr (GPtrArray) devices = g_ptr_array_new ();
+  g_autoptr (PpTable) table = NULL;
+
+  if (options->type != NULL && !g_strv_contains (device_types, options->type))
+    {
+      g_autofree char *known = g_strjoinv (", ", (char **) device_types);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "unknown device type \"%s\" (expected one of: %s)",
+                   options->type, known);
+      return FALSE;
+    }
+
+  inventory = pp_ctl_inventory_load (error);
+  if (inventory == NULL)
+    return FALSE;
+
+  for (guint i = 0; i < inventory->devices->len; i++)
+    {
+      PpDbusDevice *device = g_ptr_array_index (inventory->devices, i);
+
+      if (options->type == NULL
+          || g_strcmp0 (pp_dbus_device_get_type_ (device), options->type) == 0)
+        g_ptr_array_add (devices, device);
+    }
+
+  if (options->json)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_json_devices (inventory, devices);
+      print_json (root);
+      return TRUE;
+    }
+
+  table = pp_table_new (G_N_ELEMENTS (headers), headers);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpDbusDevice *device = g_ptr_array_index (devices, i);
+      g_autofree char *id = format_id (device);
+      g_autofree char *group
+          = format_number (pp_dbus_device_get_iommu_group (device));
+      const char *row[] = {
+        pp_ctl_inventory_address (inventory, device),
+        pp_dbus_device_get_type_ (device),
+        id,
+        pp_ctl_device_name (device),
+        pp_dbus_device_get_driver (device),
+        group,
+        pp_dbus_device_get_state (device),
+      };
+
+      pp_table_add_row (table, row);
+    }
+  print_table (table, NULL);
+  return TRUE;
+}
+
+/* A "Key:  value" line of `show`; an empty value reads "-". */
+static void field (PpTable *table, const char *key, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+field (PpTable *table, const char *key, const char *format, ...)
+{
+  g_autofree char *label = g_strconcat (key, ":", NULL);
+  g_autofree char *value = NULL;
+  const char *row[2];
+  va_list args;
+
+  va_start (args, format);
+  value = g_strdup_vprintf (format, args);
+  va_end (args);
+  row[0] = label;
+  row[1] = value;
+  pp_table_add_row (table, row);
+}
+
+/* Object paths as a comma-separated list of addresses; "/" is left out. */
+static char *
+format_paths (PpCtlInventory *inventory, const char *const *paths)
+{
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
+
+  for (gsize i = 0; paths != NULL && paths[i] != NULL; i++)
+    if (!g_str_equal (paths[i], "/"))
+      g_ptr_array_add (addresses, (char *) pp_ctl_inventory_path_address (
+                                      inventory, paths[i]));
+  g_ptr_array_add (addresses, NULL);
+  return g_strjoinv (", ", (char **) addresses->pdata);
+}
+
+static void
+show_device (PpCtlInventory *inventory, PpDbusDevice *d)
+{
+  const char *pf[] = { pp_dbus_device_get_physical_function (d), NULL };
+  const char *const *resets = pp_dbus_device_get_reset_methods (d);
+  g_autofree char *members
+      = format_paths (inventory, pp_dbus_device_get_iommu_group_devices (d));
+  g_autofree char *physical_function
+      = format_paths (inventory, pf[0] != NULL ? pf : NULL);
+  g_autofree char *virtual_functions
+      = format_paths (inventory, pp_dbus_device_get_virtual_functions (d));
+  g_autofree char *reset_methods
+      = resets != NULL ? g_strjoinv (", ", (char **) resets) : NULL;
+  g_autofree char *group = format_number (pp_dbus_device_get_iommu_group (d));
+  g_autofree char *numa = format_number (pp_dbus_device_get_numa_node (d));
+  g_autoptr (PpTable) table = pp_table_new (2, NULL);
+
+  /* Every property of io.github.pcipassd1.Device, in the XML's order. */
+  field (table, "Address", "%s", pp_ctl_inventory_address (inventory, d));
+  field (table, "VendorId", "0x%04x", pp_dbus_device_get_vendor_id (d));
+  field (table, "DeviceId", "0x%04x", pp_dbus_device_get_device_id (d));
+  field (table, "SubsystemVendorId", "0x%04x",
+         pp_dbus_device_get_subsystem_vendor_id (d));
+  field (table, "SubsystemDeviceId", "0x%04x",
+         pp_dbus_device_get_subsystem_device_id (d));
+  field (table, "Revision", "0x%02x", pp_dbus_device_get_revision (d));
+  field (table, "ClassCode", "0x%06x",
+         pp_dbus_device_get_class_code (d) & 0xffffff);
+  field (table, "VendorName", "%s",
+         pp_ctl_str (pp_dbus_device_get_vendor_name (d)));
+  field (table, "DeviceName", "%s",
+         pp_ctl_str (pp_dbus_device_get_device_name (d)));
+  field (table, "Type", "%s", pp_ctl_str (pp_dbus_device_get_type_ (d)));
+  field (table, "Driver", "%s", pp_ctl_str (pp_dbus_device_get_driver (d)));
+  field (table, "DriverOverride", "%s",
+         pp_ctl_str (pp_dbus_device_get_driver_override (d)));
+  field (table, "State", "%s", pp_ctl_str (pp_dbus_device_get_state (d)));
+  field (table, "IommuGroup", "%s", group);
+  field (table, "IommuGroupDevices", "%s", members);
+  field (table, "GroupViable", "%s",
+         pp_dbus_device_get_group_viable (d) ? "yes" : "no");
+  field (table, "NumaNode", "%s", numa);
+  field (table, "PhysicalFunction", "%s", physical_function);
+  field (table, "VirtualFunctions", "%s", virtual_functions);
+  field (table, "BootVga", "%s",
+         pp_dbus_device_get_boot_vga (d) ? "yes" : "no");
+  field (table, "ResetMethods", "%s", pp_ctl_str (reset_methods));
+  print_table (table, NULL);
+}
+
+static gboolean
+cmd_show (const PpCtlOptions *options, GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *address = NULL;
+  PpDbusDevice *device;
+
+  address = pp_address_normalize (options->argument, TRUE, &local);
+  if (address == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           local->message);
+      return FALSE;
+    }
+
+  inventory = pp_ctl_inventory_load (error);
+  if (inventory == NULL)
+    return FALSE;
+
+  device = pp_ctl_inventory_lookup (inventory, address);
+  if (device == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "no PCI device at %s", address);
+      return FALSE;
+    }
+
+  if (options->json)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_json_device (inventory, device);
+      print_json (root);
+    }
+  else
+    {
+      show_device (inventory, device);
+    }
+  return TRUE;
+}
+
+static gboolean
+cmd_groups (const PpCtlOptions *options, GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = NULL;
+  g_autoptr (GPtrArray) groups = NULL;
+  g_autoptr (PpTable) table = NULL;
+
+  inventory = pp_ctl_inventory_load (error);
+  if (inventory == NULL)
+    return FALSE;
+  groups = pp_ctl_inventory_groups (inventory);
+
+  if (options->json)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_json_groups (inventory, groups);
+      print_json (root);
+      return TRUE;
+    }
+
+  /* One table for all members, so that columns line up across groups. */
+  table = pp_table_new (5, NULL);
+  for (guint i = 0; i < groups->len; i++)
+    {
+      PpCtlGroup *group = g_ptr_array_index (groups, i);
+      g_autofree char *heading = NULL;
+
+      if (group->number < 0)
+        heading = g_strdup ("No IOMMU group");
+      else
+        heading = g_strdup_printf ("Group %d (%s)", group->number,
+                                   group->viable ? "viable" : "not viable");
+      pp_table_add_line (table, heading);
+
+      for (guint j = 0; j < group->devices->len; j++)
+        {
+          PpDbusDevice *device = g_ptr_array_index (group->devices, j);
+          g_autofree char *id = format_id (device);
+          const char *row[] = {
+            pp_ctl_inventory_address (inventory, device),
+            pp_dbus_device_get_type_ (device),
+            id,
+            pp_dbus_device_get_driver (device),
+            pp_ctl_device_name (device),
+          };
+
+          pp_table_add_row (table, row);
+        }
+    }
+  print_table (table, "  ");
+  return TRUE;
+}
+
+static gboolean cmd_help (const PpCtlOptions *options, GError **error);
+
+static const PpCtlCommand commands[] = {
+  { "list", cmd_list, NULL, PP_CTL_OPT_JSON | PP_CTL_OPT_TYPE,
+    "List PCI devices, one per line" },
+  { "show", cmd_show, "ADDR", PP_CTL_OPT_JSON,
+    "Show all properties of one device" },
+  { "groups", cmd_groups, NULL, PP_CTL_OPT_JSON,
+    "List IOMMU groups with their members and whether they are viable" },
+  { "help", cmd_help, "[COMMAND]", 0,
+    "Show help for pcipassctl or for one command" },
+};
+
+static const PpCtlCommand *
+find_command (const char *name, GError **error)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+               "unknown command \"%s\"", name);
+  return NULL;
+}
+
+/* Parses a command's options and arguments and runs it.  -h/--help is an
+ * ordinary option, so that GOption never exits the process on its own. */
+static gboolean
+run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
+{
+  g_auto (PpCtlOptions) options = { FALSE, NULL, NULL };
+  gboolean help = FALSE;
+  const GOptionEntry json_entries[] = {
+    { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
+      "Print JSON (see json-format.md)", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry type_entries[] = {
+    { "type", 't', 0, G_OPTION_ARG_STRING, &options.type,
+      "Only devices of TYPE: gpu, network, storage, audio, usb, bridge or "
+      "other",
+      "TYPE" },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry help_entries[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  g_autofree char *prgname = g_strdup_printf ("pcipassctl %s", command->name);
+  g_autoptr (GOptionContext) context = NULL;
+  const char *parameters = command->parameters;
+  int wanted = parameters == NULL ? 0 : 1;
+
+  /* So that the usage line reads "pcipassctl show [OPTION…] ADDR". */
+  g_set_prgname (prgname);
+  context = g_option_context_new (parameters);
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_set_summary (context, command->description);
+  if (command->flags & PP_CTL_OPT_TYPE)
+    g_option_context_add_main_entries (context, type_entries, NULL);
+  if (command->flags & PP_CTL_OPT_JSON)
+    g_option_context_add_main_entries (context, json_entries, NULL);
+  g_option_context_add_main_entries (context, help_entries, NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return FALSE;
+
+  if (help)
+    {
+      g_autofree char *text = g_option_context_get_help (context, TRUE, NULL);
+      g_print ("%s", text);
+      return TRUE;
+    }
+
+  if (argc - 1 > wanted)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unexpected argument \"%s\"", argv[wanted + 1]);
+      return FALSE;
+    }
+  if (argc - 1 < wanted && parameters[0] != '[')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "missing argument %s", parameters);
+      return FALSE;
+    }
+  options.argument = argc > 1 ? argv[1] : NULL;
+  return command->run (&options, error);
+}
+
+static GOptionContext *
+main_context (gboolean *help, gboolean *version)
+{
+  const GOptionEntry entries[] = {
+    { "help", 'h', 0, G_OPTION_ARG_NONE, help, "Show this help", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, version, "Print the version", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  GOptionContext *context = g_option_context_new ("COMMAND [ARGUMENT…]");
+
+  g_option_context_set_help_enabled (context, FALSE);
+  /* Stop at the command: the options after it are the command's. */
+  g_option_context_set_strict_posix (context, TRUE);
+  g_option_context_set_summary (
+      context, "Inspect the PCI devices that pcipassd publishes.");
+  g_option_context_add_main_entries (context, entries, NULL);
+  return context;
+}
+
+static void
+print_main_help (void)
+{
+  gboolean unused = FALSE;
+  g_autoptr (GOptionContext) context = main_context (&unused, &unused);
+  g_autoptr (PpTable) table = pp_table_new (2, NULL);
+  g_autofree char *help = NULL;
+  g_autofree char *list = NULL;
+
+  g_set_prgname ("pcipassctl");
+  help = g_option_context_get_help (context, TRUE, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      const char *row[] = { commands[i].name, commands[i].description };
+      pp_table_add_row (table, row);
+    }
+  list = pp_table_render (table, "  ");
+  g_print ("%sCommands:\n%s\n"
+           "Run \"pcipassctl COMMAND --help\" for the options of COMMAND.\n",
+           help, list);
+}
+
+static gboolean
+cmd_help (const PpCtlOptions *options, GError **error)
+{
+  const PpCtlCommand *topic;
+  char *help_argv[] = { NULL, (char *) "--help", NULL };
+
+  if (options->argument == NULL)
+    {
+      print_main_help ();
+      return TRUE;
+    }
+
+  topic = find_command (options->argument, error);
+  if (topic == NULL)
+    return FALSE;
+  help_argv[0] = (char *) topic->name;
+  return run_command (topic, 2, help_argv, error);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  const PpCtlCommand *command;
+  gboolean help = FALSE;
+  gboolean version = FALSE;
+
+  setlocale (LC_ALL, "");
+  g_set_prgname ("pcipassctl");
+
+  context = main_context (&help, &version);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    goto out;
+
+  if (version)
+    {
+      g_print ("pcipassctl %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  if (help)
+    {
+      print_main_help ();
+      return EXIT_SUCCESS;
+    }
+  if (argc < 2)
+    {
+      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           "missing command");
+      goto out;
+    }
+
+  command = find_command (argv[1], &error);
+  if (command != NULL && run_command (command, argc - 1, argv + 1, &error)
+      && (fflush (stdout) != 0 || ferror (stdout)))
+    g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "cannot write the output");
+
+out:
+  if (error == NULL)
+    return EXIT_SUCCESS;
+
+  g_dbus_error_strip_remote_error (error);
+  g_printerr ("pcipassctl: error: %s\n", error->message);
+  if (error->domain == G_OPTION_ERROR)
+    {
+      g_printerr ("Run \"%s --help\" for usage.\n", g_get_prgname ());
+      return PP_CTL_EXIT_USAGE;
+    }
+  return PP_CTL_EXIT_FAILURE;
+}

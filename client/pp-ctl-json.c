@@ -1,0 +1,182 @@
+/* pcipassctl's --json output; the format is documented in json-format.md.
+ *
+ * Keys are the snake_case D-Bus property names.  IDs are lower-case hex
+ * strings, as lspci and sysfs spell them; the "none" values of the bus
+ * ("" / -1 / "/") become null, except in arrays, which are just empty.
+ */
+#include "pp-ctl-json.h"
+
+static void
+add_hex (JsonBuilder *builder, const char *key, int digits, guint value)
+{
+  g_autofree char *text = g_strdup_printf ("%0*x", digits, value);
+
+  json_builder_set_member_name (builder, key);
+  json_builder_add_string_value (builder, text);
+}
+
+static void
+add_string (JsonBuilder *builder, const char *key, const char *value)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_add_string_value (builder, value != NULL ? value : "");
+}
+
+/* "" (the bus's "none") becomes null. */
+static void
+add_string_or_null (JsonBuilder *builder, const char *key, const char *value)
+{
+  json_builder_set_member_name (builder, key);
+  if (value == NULL || *value == '\0')
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_string_value (builder, value);
+}
+
+/* -1 (the bus's "none") becomes null. */
+static void
+add_int_or_null (JsonBuilder *builder, const char *key, int value)
+{
+  json_builder_set_member_name (builder, key);
+  if (value < 0)
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_int_value (builder, value);
+}
+
+static void
+add_boolean (JsonBuilder *builder, const char *key, gboolean value)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_add_boolean_value (builder, value);
+}
+
+static void
+add_strings (JsonBuilder *builder, const char *key, const char *const *values)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_begin_array (builder);
+  for (gsize i = 0; values != NULL && values[i] != NULL; i++)
+    json_builder_add_string_value (builder, values[i]);
+  json_builder_end_array (builder);
+}
+
+/* Object paths as the addresses of the devices they name. */
+static void
+add_addresses (JsonBuilder *builder,
+               PpCtlInventory *inventory,
+               const char *key,
+               const char *const *paths)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_begin_array (builder);
+  for (gsize i = 0; paths != NULL && paths[i] != NULL; i++)
+    json_builder_add_string_value (
+        builder, pp_ctl_inventory_path_address (inventory, paths[i]));
+  json_builder_end_array (builder);
+}
+
+static void
+add_device (JsonBuilder *builder,
+            PpCtlInventory *inventory,
+            PpDbusDevice *device)
+{
+  const char *pf = pp_dbus_device_get_physical_function (device);
+
+  json_builder_begin_object (builder);
+  add_string (builder, "address", pp_ctl_inventory_address (inventory, device));
+  add_hex (builder, "vendor_id", 4, pp_dbus_device_get_vendor_id (device));
+  add_hex (builder, "device_id", 4, pp_dbus_device_get_device_id (device));
+  add_hex (builder, "subsystem_vendor_id", 4,
+           pp_dbus_device_get_subsystem_vendor_id (device));
+  add_hex (builder, "subsystem_device_id", 4,
+           pp_dbus_device_get_subsystem_device_id (device));
+  add_hex (builder, "revision", 2, pp_dbus_device_get_revision (device));
+  add_hex (builder, "class_code", 6,
+           pp_dbus_device_get_class_code (device) & 0xffffff);
+  add_string (builder, "vendor_name", pp_dbus_device_get_vendor_name (device));
+  add_string (builder, "device_name", pp_dbus_device_get_device_name (device));
+  add_string (builder, "type", pp_dbus_device_get_type_ (device));
+  add_string_or_null (builder, "driver", pp_dbus_device_get_driver (device));
+  add_string_or_null (builder, "driver_override",
+                      pp_dbus_device_get_driver_override (device));
+  add_string (builder, "state", pp_dbus_device_get_state (device));
+  add_int_or_null (builder, "iommu_group",
+                   pp_dbus_device_get_iommu_group (device));
+  add_addresses (builder, inventory, "iommu_group_devices",
+                 pp_dbus_device_get_iommu_group_devices (device));
+  add_boolean (builder, "group_viable",
+               pp_dbus_device_get_group_viable (device));
+  add_int_or_null (builder, "numa_node", pp_dbus_device_get_numa_node (device));
+  add_string_or_null (builder, "physical_function",
+                      pf == NULL || g_str_equal (pf, "/")
+                          ? NULL
+                          : pp_ctl_inventory_path_address (inventory, pf));
+  add_addresses (builder, inventory, "virtual_functions",
+                 pp_dbus_device_get_virtual_functions (device));
+  add_boolean (builder, "boot_vga", pp_dbus_device_get_boot_vga (device));
+  add_strings (builder, "reset_methods",
+               pp_dbus_device_get_reset_methods (device));
+  json_builder_end_object (builder);
+}
+
+JsonNode *
+pp_ctl_json_device (PpCtlInventory *inventory, PpDbusDevice *device)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  add_device (builder, inventory, device);
+  return json_builder_get_root (builder);
+}
+
+JsonNode *
+pp_ctl_json_devices (PpCtlInventory *inventory, GPtrArray *devices)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < devices->len; i++)
+    add_device (builder, inventory, g_ptr_array_index (devices, i));
+  json_builder_end_array (builder);
+  return json_builder_get_root (builder);
+}
+
+JsonNode *
+pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < groups->len; i++)
+    {
+      PpCtlGroup *group = g_ptr_array_index (groups, i);
+
+      json_builder_begin_object (builder);
+      add_int_or_null (builder, "group", group->number);
+      add_boolean (builder, "viable", group->viable);
+      json_builder_set_member_name (builder, "devices");
+      json_builder_begin_array (builder);
+      for (guint j = 0; j < group->devices->len; j++)
+        json_builder_add_string_value (
+            builder, pp_ctl_inventory_address (
+                         inventory, g_ptr_array_index (group->devices, j)));
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  return json_builder_get_root (builder);
+}
+
+char *
+pp_ctl_json_to_data (JsonNode *root)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, root);
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  json_generator_set_indent_char (generator, ' ');
+  text = json_generator_to_data (generator, NULL);
+  return g_strconcat (text, "\n", NULL);
+}
