@@ -114,9 +114,11 @@ parse_number (const char *text, guint base, gint64 min, gint64 max, gint64 *out)
   if (*stripped == '\0')
     return FALSE;
 
+  /* Only ERANGE means failure: GLib's first call can leave an unrelated
+   * errno behind while it sets up its C locale. */
   errno = 0;
   value = g_ascii_strtoll (stripped, &end, base);
-  if (errno != 0 || *end != '\0' || value < min || value > max)
+  if (errno == ERANGE || *end != '\0' || value < min || value > max)
     return FALSE;
   *out = value;
   return TRUE;

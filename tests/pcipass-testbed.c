@@ -1,0 +1,228 @@
+/* pcipass-testbed: run a command on a simulated PCI host.
+ *
+ *   pcipass-testbed [--print-root] FIXTURE -- COMMAND [ARGS...]
+ *
+ * Builds the host described by FIXTURE (a .topo file, or the name of one
+ * in the fixtures directory such as "server"), runs COMMAND in it with
+ * libumockdev-preload so that its /sys is the simulated one, and removes
+ * the testbed when COMMAND ends.  Exits with COMMAND's status, or 128 plus
+ * the signal number when COMMAND was killed.  stdin, stdout and stderr are
+ * inherited, so `pcipass-testbed server -- bash` gives an interactive shell.
+ */
+
+#include "pp-testbed.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PRELOAD_LIB "libumockdev-preload.so.0"
+#define EXIT_USAGE 2
+
+typedef struct
+{
+  GMainLoop *loop;
+  GPid pid;
+  int wait_status;
+} Child;
+
+typedef struct
+{
+  Child *child;
+  int signum;
+} Forward;
+
+static void
+usage (FILE *out)
+{
+  fputs ("Usage: pcipass-testbed [--print-root] FIXTURE -- COMMAND [ARGS...]\n"
+         "\n"
+         "Builds the simulated PCI host FIXTURE (a .topo file, or a name\n"
+         "such as \"server\" from the fixtures directory), runs COMMAND on\n"
+         "it under " PRELOAD_LIB ", then removes it.\n"
+         "Exits with COMMAND's status (128 + N if signal N killed it).\n"
+         "\n"
+         "  --print-root   print the testbed's root directory first\n",
+         out);
+}
+
+static gboolean
+have_preload (void)
+{
+  const char *preload = g_getenv ("LD_PRELOAD");
+
+  return preload != NULL && strstr (preload, "libumockdev-preload") != NULL;
+}
+
+/* The preload must be in place before the process starts, so the only way
+ * to add it is to start again. */
+static void G_GNUC_NORETURN
+reexec_with_preload (char **argv)
+{
+  const char *old = g_getenv ("LD_PRELOAD");
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *preload = NULL;
+
+  preload = old != NULL && *old != '\0'
+                ? g_strconcat (PRELOAD_LIB ":", old, NULL)
+                : g_strdup (PRELOAD_LIB);
+  g_setenv ("LD_PRELOAD", preload, TRUE);
+
+  /* A sanitizer build refuses to start when the preload precedes its
+   * runtime; without sanitizers the option is ignored. */
+  if (asan == NULL || strstr (asan, "verify_asan_link_order") == NULL)
+    {
+      g_autofree char *options
+          = asan != NULL && *asan != '\0'
+                ? g_strconcat (asan, ":verify_asan_link_order=0", NULL)
+                : g_strdup ("verify_asan_link_order=0");
+
+      g_setenv ("ASAN_OPTIONS", options, TRUE);
+    }
+
+  execv ("/proc/self/exe", argv);
+  fprintf (stderr, "pcipass-testbed: cannot restart with %s: %s\n", PRELOAD_LIB,
+           g_strerror (errno));
+  exit (EXIT_FAILURE);
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Forward *forward = user_data;
+
+  /* The child decides what the signal means; we go when it goes. */
+  if (forward->child->pid > 0)
+    kill (forward->child->pid, forward->signum);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_child_exit (GPid pid, int wait_status, gpointer user_data)
+{
+  Child *child = user_data;
+
+  child->wait_status = wait_status;
+  child->pid = 0;
+  g_spawn_close_pid (pid);
+  g_main_loop_quit (child->loop);
+}
+
+/* A bare name like "server" means a fixture from the fixtures directory. */
+static char *
+find_fixture (const char *arg)
+{
+  if (strchr (arg, '/') != NULL || g_file_test (arg, G_FILE_TEST_EXISTS))
+    return g_strdup (arg);
+  return pp_testbed_fixture_path (arg);
+}
+
+static int
+run (const char *fixture, gboolean print_root, char **command)
+{
+  g_autoptr (UMockdevTestbed) tb = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  g_autofree char *path = NULL;
+  g_auto (GStrv) envp = NULL;
+  Child child = { 0 };
+  Forward forwards[] = {
+    { &child, SIGINT },
+    { &child, SIGTERM },
+    { &child, SIGHUP },
+  };
+  guint sources[G_N_ELEMENTS (forwards)];
+
+  /* Testbeds left behind by a crash should land in RAM, not on disk. */
+  if (g_getenv ("TMPDIR") == NULL)
+    g_setenv ("TMPDIR", "/dev/shm", TRUE);
+
+  tb = pp_testbed_new ();
+  path = find_fixture (fixture);
+  if (!pp_testbed_load (tb, path, &error))
+    {
+      fprintf (stderr, "pcipass-testbed: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+
+  if (print_root)
+    {
+      g_autofree char *root = umockdev_testbed_get_root_dir (tb);
+
+      printf ("%s\n", root);
+      fflush (stdout);
+    }
+
+  /* UMOCKDEV_DIR was set by the testbed and LD_PRELOAD is ours, so the
+   * child sees the same simulated /sys. */
+  envp = g_get_environ ();
+  if (!g_spawn_async (NULL, command, envp,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD
+                          | G_SPAWN_CHILD_INHERITS_STDIN,
+                      NULL, NULL, &child.pid, &error))
+    {
+      fprintf (stderr, "pcipass-testbed: cannot run %s: %s\n", command[0],
+               error->message);
+      return 127;
+    }
+
+  loop = g_main_loop_new (NULL, FALSE);
+  child.loop = loop;
+  for (guint i = 0; i < G_N_ELEMENTS (forwards); i++)
+    sources[i]
+        = g_unix_signal_add (forwards[i].signum, on_signal, &forwards[i]);
+  g_child_watch_add (child.pid, on_child_exit, &child);
+  g_main_loop_run (loop);
+  for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
+    g_source_remove (sources[i]);
+
+  if (WIFEXITED (child.wait_status))
+    return WEXITSTATUS (child.wait_status);
+  if (WIFSIGNALED (child.wait_status))
+    return 128 + WTERMSIG (child.wait_status);
+  return EXIT_FAILURE;
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean print_root = FALSE;
+  const char *fixture;
+  int i;
+
+  for (i = 1; i < argc && argv[i][0] == '-'; i++)
+    {
+      if (g_str_equal (argv[i], "--print-root"))
+        {
+          print_root = TRUE;
+        }
+      else if (g_str_equal (argv[i], "-h") || g_str_equal (argv[i], "--help"))
+        {
+          usage (stdout);
+          return EXIT_SUCCESS;
+        }
+      else
+        {
+          fprintf (stderr, "pcipass-testbed: unknown option %s\n", argv[i]);
+          usage (stderr);
+          return EXIT_USAGE;
+        }
+    }
+
+  if (i + 2 >= argc || !g_str_equal (argv[i + 1], "--"))
+    {
+      usage (stderr);
+      return EXIT_USAGE;
+    }
+  fixture = argv[i];
+
+  if (!have_preload ())
+    reexec_with_preload (argv);
+
+  return run (fixture, print_root, argv + i + 2);
+}

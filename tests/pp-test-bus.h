@@ -1,0 +1,62 @@
+/* A private bus standing in for the system bus, with python3-dbusmock's
+ * polkitd on it, and helpers to run pcipassd and pcipassctl against it.
+ *
+ * Waiting is always on an event (a name appearing, a process exiting)
+ * with a timeout that fails the test, never a sleep.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* Seconds any wait may take before the test fails. */
+#define PP_TEST_TIMEOUT 20
+
+typedef struct
+{
+  GTestDBus *bus;
+  GDBusConnection *connection;
+  GSubprocess *polkitd;
+  GSubprocess *daemon;
+} PpTestBus;
+
+/* Starts the bus and points DBUS_SYSTEM_BUS_ADDRESS at it.  With
+ * @with_polkit, also starts the polkitd mock and waits for it. */
+PpTestBus *pp_test_bus_new (gboolean with_polkit);
+
+/* Stops the daemon if running, the mock and the bus. */
+void pp_test_bus_free (PpTestBus *tb);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTestBus, pp_test_bus_free)
+
+/* Starts the built pcipassd with @args (NULL-terminated, may be NULL) and
+ * waits until it owns io.github.pcipassd. */
+void pp_test_bus_start_daemon (PpTestBus *tb, const char *const *args);
+
+/* Sends SIGTERM and asserts a clean exit (status 0). */
+void pp_test_bus_stop_daemon (PpTestBus *tb);
+
+/* Waits until @name has an owner (@owned) or none; asserts on timeout. */
+void pp_test_bus_wait_name (PpTestBus *tb, const char *name, gboolean owned);
+
+/* Waits for @proc to exit, asserting on timeout; returns its exit status
+ * (or 128 + signal). */
+int pp_test_wait_process (GSubprocess *proc);
+
+/* Runs the built pcipassctl with @args; returns stdout, sets @out_stderr
+ * and @out_status. */
+char *
+pp_test_run_ctl (const char *const *args, char **out_stderr, int *out_status);
+
+/* Spawns @argv; the child gets SIGTERM when the test process dies. */
+GSubprocess *pp_test_spawn (GSubprocessFlags flags, const char *const *argv);
+
+/* Path of a built program: PCIPASSD_PATH or PCIPASSCTL_PATH. */
+const char *pp_test_pcipassd_path (void);
+const char *pp_test_pcipassctl_path (void);
+
+/* The built program, or a fatal test error naming what is missing: a test
+ * never skips for want of a tool. */
+char *pp_test_require_program (const char *name);
+
+G_END_DECLS

@@ -1,0 +1,1414 @@
+/* Simulated PCI hosts for the test rig: see pp-testbed.h for the format. */
+
+#include "pp-testbed.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#ifndef PP_FIXTURES_DIR
+#error "PP_FIXTURES_DIR must be defined to the fixtures directory"
+#endif
+
+#define HOST_GROUP "host"
+/* VMD domains start here (drivers/pci/controller/vmd.c). */
+#define VMD_DOMAIN_BASE 0x10000u
+#define MAX_DOMAIN 0xfffffu
+#define CONFIG_HEADER_SIZE 64
+
+static const char *const device_keys[] = {
+  "parent",      "vendor",    "device",         "class",
+  "revision",    "subsystem", "driver",         "driver_override",
+  "iommu_group", "numa_node", "boot_vga",       "reset_method",
+  "physfn",      "vf_index",  "sriov_totalvfs", "sriov_numvfs",
+  NULL,
+};
+
+static const char *const host_keys[] = { "drivers", "iommu", NULL };
+
+/* The kernel's list in pci_reset_fn_methods[] (drivers/pci/pci.c). */
+static const char *const reset_methods[] = {
+  "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus", NULL,
+};
+
+typedef enum
+{
+  MARK_NONE,
+  MARK_VISITING,
+  MARK_DONE,
+} Mark;
+
+typedef struct
+{
+  char *address; /* canonical, also the group name */
+  guint32 domain;
+  guint bus;
+  guint slot;
+  guint function;
+
+  char *parent; /* canonical address or NULL */
+  char *physfn; /* canonical address or NULL */
+  int vf_index;
+
+  guint32 vendor;
+  guint32 device;
+  guint32 subsystem_vendor;
+  guint32 subsystem_device;
+  guint32 revision;
+  guint32 class_code;
+
+  char *driver;
+  char *driver_override;
+  gint64 iommu_group; /* -1: none */
+  gint64 numa_node;
+  gint64 boot_vga;       /* -1: no file */
+  char *reset_method;    /* NULL: no file */
+  gint64 sriov_totalvfs; /* -1: not a PF */
+  gint64 sriov_numvfs;
+
+  /* Derived from the whole file. */
+  char *devdir;       /* relative to sys/, "devices/pci0000:00/0000:00:01.0" */
+  GPtrArray *virtfns; /* PF only: Device per vf_index, not owned */
+  guint secondary_bus;
+  guint subordinate_bus;
+  gboolean multifunction;
+  Mark mark;
+} Device;
+
+static void
+device_free (Device *d)
+{
+  g_free (d->address);
+  g_free (d->parent);
+  g_free (d->physfn);
+  g_free (d->driver);
+  g_free (d->driver_override);
+  g_free (d->reset_method);
+  g_free (d->devdir);
+  g_clear_pointer (&d->virtfns, g_ptr_array_unref);
+  g_free (d);
+}
+
+typedef struct
+{
+  char *source;
+  GKeyFile *keyfile;
+  GHashTable *devices; /* address -> Device, owned */
+  GPtrArray *listed;   /* Device in file order */
+  GPtrArray *order;    /* Device, every one after its parent and PF */
+  GHashTable *drivers; /* set of driver names to register */
+  GPtrArray *iommus;   /* IOMMU unit names */
+} Loader;
+
+static void
+loader_free (Loader *l)
+{
+  g_free (l->source);
+  g_clear_pointer (&l->keyfile, g_key_file_unref);
+  g_clear_pointer (&l->order, g_ptr_array_unref);
+  g_clear_pointer (&l->listed, g_ptr_array_unref);
+  g_clear_pointer (&l->devices, g_hash_table_unref);
+  g_clear_pointer (&l->drivers, g_hash_table_unref);
+  g_clear_pointer (&l->iommus, g_ptr_array_unref);
+  g_free (l);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Loader, loader_free)
+
+static Loader *
+loader_new (const char *source)
+{
+  Loader *l = g_new0 (Loader, 1);
+
+  l->source = g_strdup (source);
+  l->keyfile = g_key_file_new ();
+  l->devices = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                      (GDestroyNotify) device_free);
+  l->listed = g_ptr_array_new ();
+  l->order = g_ptr_array_new ();
+  l->drivers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  l->iommus = g_ptr_array_new_with_free_func (g_free);
+  return l;
+}
+
+static gboolean fixture_error (GError **error,
+                               GKeyFileError code,
+                               const Loader *l,
+                               const char *group,
+                               const char *key,
+                               const char *format,
+                               ...) G_GNUC_PRINTF (6, 7);
+
+/* Every message names the file, then the group, then the key, so that a
+ * broken fixture can be fixed without reading this code. */
+static gboolean
+fixture_error (GError **error,
+               GKeyFileError code,
+               const Loader *l,
+               const char *group,
+               const char *key,
+               const char *format,
+               ...)
+{
+  g_autofree char *what = NULL;
+  va_list args;
+
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  if (group != NULL && key != NULL)
+    g_set_error (error, G_KEY_FILE_ERROR, code, "%s: [%s] %s: %s", l->source,
+                 group, key, what);
+  else if (group != NULL)
+    g_set_error (error, G_KEY_FILE_ERROR, code, "%s: [%s]: %s", l->source,
+                 group, what);
+  else
+    g_set_error (error, G_KEY_FILE_ERROR, code, "%s: %s", l->source, what);
+  return FALSE;
+}
+
+/* GKeyFile has no trailing comments, but fixtures read better with them;
+ * no value we accept contains '#'. */
+static char *
+get_value (GKeyFile *keyfile, const char *group, const char *key)
+{
+  char *value = g_key_file_get_value (keyfile, group, key, NULL);
+  char *p;
+
+  if (value == NULL)
+    return NULL;
+
+  for (p = value; *p != '\0'; p++)
+    {
+      if (*p == '#' && (p == value || g_ascii_isspace (p[-1])))
+        {
+          *p = '\0';
+          break;
+        }
+    }
+  return g_strstrip (value);
+}
+
+static gboolean
+parse_hex (const char *text, guint max_digits, guint32 *out)
+{
+  guint32 value = 0;
+  guint digits = 0;
+
+  if (g_str_has_prefix (text, "0x") || g_str_has_prefix (text, "0X"))
+    text += 2;
+
+  for (; *text != '\0'; text++, digits++)
+    {
+      int digit = g_ascii_xdigit_value (*text);
+
+      if (digit < 0 || digits == max_digits)
+        return FALSE;
+      value = value * 16 + (guint32) digit;
+    }
+
+  if (digits == 0)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+/* Not g_ascii_string_to_signed(): its first call sets up a C locale under
+ * a GLib mutex, and when umockdev's threads contend for that mutex the
+ * futex's EAGAIN leaks into errno, which it then reports as a bad number
+ * (seen here about once in 600 runs). */
+static gboolean
+parse_decimal (const char *text, gint64 min, gint64 max, gint64 *out)
+{
+  gboolean negative = FALSE;
+  gint64 value = 0;
+  guint digits = 0;
+
+  if (*text == '-')
+    {
+      negative = TRUE;
+      text++;
+    }
+
+  /* 18 digits cannot overflow a gint64. */
+  for (; *text != '\0'; text++, digits++)
+    {
+      if (!g_ascii_isdigit (*text) || digits == 18)
+        return FALSE;
+      value = value * 10 + (*text - '0');
+    }
+
+  if (digits == 0)
+    return FALSE;
+  if (negative)
+    value = -value;
+  if (value < min || value > max)
+    return FALSE;
+  *out = value;
+  return TRUE;
+}
+
+/* "DDDD:BB:SS.F" with a 4- or 5-digit domain, any case. */
+static gboolean
+parse_address (const char *text, Device *out)
+{
+  g_auto (GStrv) parts = g_strsplit_set (text, ":.", -1);
+  guint32 domain;
+  guint32 bus;
+  guint32 slot;
+  guint32 function;
+  gsize domain_len;
+
+  if (g_strv_length (parts) != 4)
+    return FALSE;
+  /* The separators must be exactly ':' ':' '.' in that order. */
+  domain_len = strlen (parts[0]);
+  if (text[domain_len] != ':' || text[domain_len + 3] != ':'
+      || text[domain_len + 6] != '.')
+    return FALSE;
+  if (domain_len < 4 || domain_len > 5 || strlen (parts[1]) != 2
+      || strlen (parts[2]) != 2 || strlen (parts[3]) != 1)
+    return FALSE;
+  if (!parse_hex (parts[0], 5, &domain) || !parse_hex (parts[1], 2, &bus)
+      || !parse_hex (parts[2], 2, &slot) || !parse_hex (parts[3], 1, &function))
+    return FALSE;
+  if (domain > MAX_DOMAIN || slot > 0x1f || function > 7)
+    return FALSE;
+
+  out->domain = domain;
+  out->bus = bus;
+  out->slot = slot;
+  out->function = function;
+  return TRUE;
+}
+
+static char *
+format_address (const Device *d)
+{
+  return g_strdup_printf ("%04x:%02x:%02x.%x", d->domain, d->bus, d->slot,
+                          d->function);
+}
+
+/* Driver names end up in paths, so keep them to what the kernel uses. */
+static gboolean
+is_valid_name (const char *name)
+{
+  const char *p;
+
+  if (*name == '\0' || strlen (name) > 64 || g_str_equal (name, ".")
+      || g_str_equal (name, ".."))
+    return FALSE;
+  for (p = name; *p != '\0'; p++)
+    {
+      if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+read_hex (const Loader *l,
+          const char *group,
+          const char *key,
+          gboolean required,
+          guint max_digits,
+          guint32 fallback,
+          guint32 *out,
+          GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, group, key);
+
+  if (value == NULL)
+    {
+      if (required)
+        return fixture_error (error, G_KEY_FILE_ERROR_KEY_NOT_FOUND, l, group,
+                              key, "required key is missing");
+      *out = fallback;
+      return TRUE;
+    }
+
+  if (!parse_hex (value, max_digits, out))
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, key,
+                          "\"%s\" is not a hex number of at most %u digits",
+                          value, max_digits);
+  return TRUE;
+}
+
+static gboolean
+read_int (const Loader *l,
+          const char *group,
+          const char *key,
+          gint64 min,
+          gint64 max,
+          gint64 fallback,
+          gint64 *out,
+          GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, group, key);
+
+  if (value == NULL)
+    {
+      *out = fallback;
+      return TRUE;
+    }
+
+  if (!parse_decimal (value, min, max, out))
+    return fixture_error (
+        error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, key,
+        "\"%s\" is not a decimal number from %" G_GINT64_FORMAT
+        " to %" G_GINT64_FORMAT,
+        value, min, max);
+  return TRUE;
+}
+
+/* Accepts any spelling of an address and returns the canonical one. */
+static gboolean
+read_address (const Loader *l,
+              const char *group,
+              const char *key,
+              char **out,
+              GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, group, key);
+  Device parsed = { 0 };
+
+  if (value == NULL)
+    {
+      *out = NULL;
+      return TRUE;
+    }
+  if (!parse_address (value, &parsed))
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, key,
+                          "\"%s\" is not a PCI address (DDDD:BB:SS.F)", value);
+  *out = format_address (&parsed);
+  return TRUE;
+}
+
+static gboolean
+read_name (const Loader *l,
+           const char *group,
+           const char *key,
+           char **out,
+           GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, group, key);
+
+  if (value != NULL && !is_valid_name (value))
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, key,
+                          "\"%s\" is not a driver name (letters, digits, "
+                          "'_', '-', '.')",
+                          value);
+  *out = g_steal_pointer (&value);
+  return TRUE;
+}
+
+static gboolean
+check_keys (const Loader *l,
+            const char *group,
+            const char *const *known,
+            GError **error)
+{
+  g_auto (GStrv) keys = g_key_file_get_keys (l->keyfile, group, NULL, NULL);
+
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      if (!g_strv_contains (known, keys[i]))
+        {
+          g_autofree char *list = g_strjoinv (", ", (char **) known);
+
+          return fixture_error (error, G_KEY_FILE_ERROR_PARSE, l, group,
+                                keys[i], "unknown key (known keys: %s)", list);
+        }
+    }
+  return TRUE;
+}
+
+/* Splits a ';' list; blanks are skipped so a trailing ';' is harmless. */
+static gboolean
+read_name_list (const Loader *l,
+                const char *group,
+                const char *key,
+                GPtrArray *out,
+                GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, group, key);
+  g_auto (GStrv) items = NULL;
+
+  if (value == NULL)
+    return TRUE;
+
+  items = g_strsplit (value, ";", -1);
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      char *item = g_strstrip (items[i]);
+
+      if (*item == '\0')
+        continue;
+      if (!is_valid_name (item))
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group,
+                              key, "\"%s\" is not a valid name", item);
+      g_ptr_array_add (out, g_strdup (item));
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_host (Loader *l, GError **error)
+{
+  g_autoptr (GPtrArray) drivers = g_ptr_array_new_with_free_func (g_free);
+
+  if (!check_keys (l, HOST_GROUP, host_keys, error)
+      || !read_name_list (l, HOST_GROUP, "drivers", drivers, error)
+      || !read_name_list (l, HOST_GROUP, "iommu", l->iommus, error))
+    return FALSE;
+
+  for (guint i = 0; i < drivers->len; i++)
+    g_hash_table_add (l->drivers, g_strdup (drivers->pdata[i]));
+  return TRUE;
+}
+
+static gboolean
+parse_reset_method (const Loader *l, Device *d, GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, d->address, "reset_method");
+  g_auto (GStrv) words = NULL;
+  g_autoptr (GString) normalized = g_string_new (NULL);
+
+  if (value == NULL)
+    return TRUE;
+
+  /* An empty value is legal: the file exists with resets disabled. */
+  words = g_strsplit_set (value, " \t", -1);
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      if (*words[i] == '\0')
+        continue;
+      if (!g_strv_contains (reset_methods, words[i]))
+        {
+          g_autofree char *list = g_strjoinv (" ", (char **) reset_methods);
+
+          return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                                d->address, "reset_method",
+                                "unknown method \"%s\" (the kernel knows: %s)",
+                                words[i], list);
+        }
+      if (normalized->len > 0)
+        g_string_append_c (normalized, ' ');
+      g_string_append (normalized, words[i]);
+    }
+
+  d->reset_method = g_string_free (g_steal_pointer (&normalized), FALSE);
+  return TRUE;
+}
+
+static gboolean
+parse_subsystem (const Loader *l, Device *d, GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, d->address, "subsystem");
+  g_auto (GStrv) parts = NULL;
+
+  if (value == NULL)
+    return TRUE;
+
+  parts = g_strsplit (value, ":", -1);
+  if (g_strv_length (parts) != 2
+      || !parse_hex (parts[0], 4, &d->subsystem_vendor)
+      || !parse_hex (parts[1], 4, &d->subsystem_device))
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, d->address,
+                          "subsystem", "\"%s\" is not VVVV:DDDD in hex", value);
+  return TRUE;
+}
+
+static gboolean
+parse_device (Loader *l, const char *group, GError **error)
+{
+  Device *d = g_new0 (Device, 1);
+  g_autofree char *canonical = NULL;
+
+  /* Owned by the table from here on, so early returns do not leak it. */
+  d->address = g_strdup (group);
+  g_hash_table_replace (l->devices, d->address, d);
+  g_ptr_array_add (l->listed, d);
+
+  if (!parse_address (group, d))
+    return fixture_error (error, G_KEY_FILE_ERROR_PARSE, l, group, NULL,
+                          "group name is neither \"" HOST_GROUP
+                          "\" nor a PCI address (DDDD:BB:SS.F)");
+
+  /* One spelling only, so that the sysfs names and the links agree. */
+  canonical = format_address (d);
+  if (!g_str_equal (canonical, group))
+    return fixture_error (error, G_KEY_FILE_ERROR_PARSE, l, group, NULL,
+                          "write the address as the kernel does: [%s]",
+                          canonical);
+
+  if (!check_keys (l, group, device_keys, error)
+      || !read_hex (l, group, "vendor", TRUE, 4, 0, &d->vendor, error)
+      || !read_hex (l, group, "device", TRUE, 4, 0, &d->device, error)
+      || !read_hex (l, group, "class", TRUE, 6, 0, &d->class_code, error)
+      || !read_hex (l, group, "revision", FALSE, 2, 0, &d->revision, error)
+      || !parse_subsystem (l, d, error)
+      || !read_address (l, group, "parent", &d->parent, error)
+      || !read_address (l, group, "physfn", &d->physfn, error)
+      || !read_name (l, group, "driver", &d->driver, error)
+      || !read_name (l, group, "driver_override", &d->driver_override, error)
+      || !read_int (l, group, "iommu_group", 0, G_MAXINT, -1, &d->iommu_group,
+                    error)
+      || !read_int (l, group, "numa_node", -1, 1023, -1, &d->numa_node, error)
+      || !read_int (l, group, "boot_vga", 0, 1, -1, &d->boot_vga, error)
+      || !parse_reset_method (l, d, error)
+      || !read_int (l, group, "sriov_totalvfs", 1, 65535, -1,
+                    &d->sriov_totalvfs, error)
+      || !read_int (l, group, "sriov_numvfs", 0, 65535, -1, &d->sriov_numvfs,
+                    error))
+    return FALSE;
+
+  {
+    gint64 vf_index;
+
+    if (!read_int (l, group, "vf_index", 0, 65535, -1, &vf_index, error))
+      return FALSE;
+    d->vf_index = (int) vf_index;
+  }
+
+  if (d->vendor == 0xffff || d->vendor == 0)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group,
+                          "vendor", "0x%04x is not a real vendor ID",
+                          d->vendor);
+
+  /* pci-sysfs.c only shows boot_vga on VGA-class devices. */
+  if (d->boot_vga >= 0 && (d->class_code >> 8) != 0x0300)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group,
+                          "boot_vga",
+                          "only VGA devices (class 0300xx) have boot_vga");
+
+  if ((d->physfn == NULL) != (d->vf_index < 0))
+    return fixture_error (error, G_KEY_FILE_ERROR_KEY_NOT_FOUND, l, group,
+                          d->physfn == NULL ? "physfn" : "vf_index",
+                          "a VF needs both physfn and vf_index");
+
+  if (d->sriov_numvfs >= 0 && d->sriov_totalvfs < 0)
+    return fixture_error (error, G_KEY_FILE_ERROR_KEY_NOT_FOUND, l, group,
+                          "sriov_totalvfs",
+                          "sriov_numvfs needs sriov_totalvfs");
+  if (d->sriov_totalvfs >= 0)
+    {
+      if (d->sriov_numvfs < 0)
+        d->sriov_numvfs = 0;
+      if (d->sriov_numvfs > d->sriov_totalvfs)
+        return fixture_error (
+            error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, "sriov_numvfs",
+            "%" G_GINT64_FORMAT
+            " is more than sriov_totalvfs (%" G_GINT64_FORMAT ")",
+            d->sriov_numvfs, d->sriov_totalvfs);
+      d->virtfns = g_ptr_array_new ();
+      g_ptr_array_set_size (d->virtfns, (guint) d->sriov_numvfs);
+    }
+  if (d->physfn != NULL && d->sriov_totalvfs >= 0)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group,
+                          "physfn", "a VF cannot be a PF itself");
+
+  if (d->driver != NULL)
+    g_hash_table_add (l->drivers, g_strdup (d->driver));
+  return TRUE;
+}
+
+static gboolean
+is_bridge (const Device *d)
+{
+  /* PCI-to-PCI and semi-transparent bridges have a type 1 header. */
+  return (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0609;
+}
+
+static gboolean
+check_parent (const Loader *l, const Device *d, GError **error)
+{
+  const Device *parent;
+
+  if (d->parent == NULL)
+    {
+      if (d->domain >= VMD_DOMAIN_BASE)
+        return fixture_error (
+            error, G_KEY_FILE_ERROR_KEY_NOT_FOUND, l, d->address, "parent",
+            "a device in a VMD domain (5 digits) needs a parent: its VMD "
+            "controller, or a bridge inside the domain");
+      return TRUE;
+    }
+
+  parent = g_hash_table_lookup (l->devices, d->parent);
+  if (parent == NULL)
+    return fixture_error (
+        error, G_KEY_FILE_ERROR_GROUP_NOT_FOUND, l, d->address, "parent",
+        "%s is not in the file (add a [%s] group)", d->parent, d->parent);
+
+  if (parent->domain != d->domain)
+    {
+      /* Only a VMD controller hosts another domain, and its domains are
+       * the 5-digit ones. */
+      if (d->domain < VMD_DOMAIN_BASE)
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              d->address, "parent",
+                              "%s is in another domain; only devices in a "
+                              "VMD domain (5 digits) may hang off a device "
+                              "of another domain",
+                              d->parent);
+      return TRUE;
+    }
+
+  if (!is_bridge (parent))
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, d->address,
+                          "parent",
+                          "%s is not a bridge (its class is %06x, a bridge "
+                          "is 0604xx)",
+                          d->parent, parent->class_code);
+  if (d->bus <= parent->bus)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, d->address,
+                          "parent",
+                          "a device behind bridge %s must sit on a higher "
+                          "bus than %02x",
+                          d->parent, parent->bus);
+  return TRUE;
+}
+
+static gboolean
+check_physfn (const Loader *l, Device *vf, GError **error)
+{
+  Device *pf;
+
+  if (vf->physfn == NULL)
+    return TRUE;
+
+  pf = g_hash_table_lookup (l->devices, vf->physfn);
+  if (pf == NULL)
+    return fixture_error (error, G_KEY_FILE_ERROR_GROUP_NOT_FOUND, l,
+                          vf->address, "physfn", "%s is not in the file",
+                          vf->physfn);
+  if (pf->virtfns == NULL)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, vf->address,
+                          "physfn", "%s is not a PF (it has no sriov_totalvfs)",
+                          vf->physfn);
+
+  /* The kernel puts a VF's directory beside its PF's. */
+  if (g_strcmp0 (vf->parent, pf->parent) != 0
+      || (vf->parent == NULL && vf->bus != pf->bus))
+    return fixture_error (
+        error, G_KEY_FILE_ERROR_INVALID_VALUE, l, vf->address, "parent",
+        "a VF sits beside its PF: use the parent of %s (%s)", pf->address,
+        pf->parent != NULL ? pf->parent : "none");
+
+  if ((guint) vf->vf_index >= pf->virtfns->len)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, vf->address,
+                          "vf_index", "%d is not below sriov_numvfs of %s (%u)",
+                          vf->vf_index, pf->address, pf->virtfns->len);
+  if (pf->virtfns->pdata[vf->vf_index] != NULL)
+    return fixture_error (
+        error, G_KEY_FILE_ERROR_INVALID_VALUE, l, vf->address, "vf_index",
+        "%d is already used by %s", vf->vf_index,
+        ((Device *) pf->virtfns->pdata[vf->vf_index])->address);
+
+  pf->virtfns->pdata[vf->vf_index] = vf;
+  return TRUE;
+}
+
+static gboolean
+check_virtfns (const Loader *l, const Device *pf, GError **error)
+{
+  if (pf->virtfns == NULL)
+    return TRUE;
+
+  for (guint i = 0; i < pf->virtfns->len; i++)
+    {
+      if (pf->virtfns->pdata[i] == NULL)
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              pf->address, "sriov_numvfs",
+                              "no VF in the file has physfn=%s and "
+                              "vf_index=%u",
+                              pf->address, i);
+    }
+  return TRUE;
+}
+
+/* Orders devices so that each comes after its parent (its directory holds
+ * the child's) and after its PF (the physfn link must have a target). */
+static gboolean
+resolve (Loader *l, Device *d, GError **error)
+{
+  Device *parent = NULL;
+
+  if (d->mark == MARK_DONE)
+    return TRUE;
+  if (d->mark == MARK_VISITING)
+    return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, d->address,
+                          "parent", "%s is its own ancestor", d->address);
+  d->mark = MARK_VISITING;
+
+  if (d->parent != NULL)
+    {
+      parent = g_hash_table_lookup (l->devices, d->parent);
+      if (!resolve (l, parent, error))
+        return FALSE;
+    }
+  if (d->physfn != NULL
+      && !resolve (l, g_hash_table_lookup (l->devices, d->physfn), error))
+    return FALSE;
+
+  if (parent == NULL)
+    d->devdir = g_strdup_printf ("devices/pci%04x:%02x/%s", d->domain, d->bus,
+                                 d->address);
+  else if (parent->domain != d->domain)
+    /* The VMD driver registers the domain's root bus below itself. */
+    d->devdir = g_strdup_printf ("%s/pci%04x:%02x/%s", parent->devdir,
+                                 d->domain, d->bus, d->address);
+  else
+    d->devdir = g_strdup_printf ("%s/%s", parent->devdir, d->address);
+
+  d->mark = MARK_DONE;
+  g_ptr_array_add (l->order, d);
+  return TRUE;
+}
+
+/* Bus numbers for the bridge headers and the multifunction bits, which
+ * lspci decodes from config space. */
+static void
+derive_config (Loader *l)
+{
+  g_autoptr (GHashTable) slots
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      Device *d = l->order->pdata[i];
+      Device *child = d;
+
+      /* Up to the root bus, or to the VMD controller hosting the domain. */
+      while (child->parent != NULL)
+        {
+          Device *up = g_hash_table_lookup (l->devices, child->parent);
+
+          if (up->domain != d->domain)
+            break;
+          if (child == d)
+            up->secondary_bus = up->secondary_bus == 0
+                                    ? d->bus
+                                    : MIN (up->secondary_bus, d->bus);
+          up->subordinate_bus = MAX (up->subordinate_bus, d->bus);
+          child = up;
+        }
+    }
+
+  /* VFs are never multifunction (pci_iov_add_virtfn clears the flag). */
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      for (guint i = 0; i < l->order->len; i++)
+        {
+          Device *d = l->order->pdata[i];
+          g_autofree char *key = NULL;
+          guint functions;
+
+          if (d->physfn != NULL)
+            continue;
+          key = g_strdup_printf ("%x:%x:%x", d->domain, d->bus, d->slot);
+          functions = GPOINTER_TO_UINT (g_hash_table_lookup (slots, key));
+          if (pass == 0)
+            g_hash_table_insert (slots, g_steal_pointer (&key),
+                                 GUINT_TO_POINTER (functions + 1));
+          else
+            d->multifunction = functions > 1;
+        }
+    }
+}
+
+static gboolean
+parse_fixture (Loader *l, const char *data, gssize length, GError **error)
+{
+  g_auto (GStrv) groups = NULL;
+
+  if (length < 0)
+    length = (gssize) strlen (data);
+  if (!g_key_file_load_from_data (l->keyfile, data, (gsize) length,
+                                  G_KEY_FILE_NONE, error))
+    {
+      g_prefix_error (error, "%s: ", l->source);
+      return FALSE;
+    }
+
+  groups = g_key_file_get_groups (l->keyfile, NULL);
+  for (guint i = 0; groups[i] != NULL; i++)
+    {
+      gboolean ok = g_str_equal (groups[i], HOST_GROUP)
+                        ? parse_host (l, error)
+                        : parse_device (l, groups[i], error);
+      if (!ok)
+        return FALSE;
+    }
+
+  for (guint i = 0; i < l->listed->len; i++)
+    {
+      if (!check_parent (l, l->listed->pdata[i], error)
+          || !check_physfn (l, l->listed->pdata[i], error))
+        return FALSE;
+    }
+  for (guint i = 0; i < l->listed->len; i++)
+    {
+      if (!check_virtfns (l, l->listed->pdata[i], error)
+          || !resolve (l, l->listed->pdata[i], error))
+        return FALSE;
+    }
+
+  derive_config (l);
+  return TRUE;
+}
+
+/* ---- Writing the tree ---- */
+
+static gboolean
+set_errno_error (GError **error, int errsv, const char *what, const char *path)
+{
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+               "cannot %s %s: %s", what, path, g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+make_dir (const char *path, GError **error)
+{
+  if (g_mkdir_with_parents (path, 0755) < 0)
+    return set_errno_error (error, errno, "create directory", path);
+  return TRUE;
+}
+
+/* Leaves existing files alone: a fake kernel may already be using them. */
+static gboolean
+make_file (const char *path, const char *contents, GError **error)
+{
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  return g_file_set_contents (path, contents, -1, error);
+}
+
+static gboolean
+make_link (const char *target, const char *path, GError **error)
+{
+  if (symlink (target, path) < 0)
+    return set_errno_error (error, errno, "create link", path);
+  return TRUE;
+}
+
+/* The relative link target from directory @from to @to, both relative
+ * to the same root, as the kernel writes its sysfs links. */
+static char *
+relative_path (const char *from, const char *to)
+{
+  g_auto (GStrv) from_parts = g_strsplit (from, "/", -1);
+  g_auto (GStrv) to_parts = g_strsplit (to, "/", -1);
+  GString *result = g_string_new (NULL);
+  guint common = 0;
+
+  while (from_parts[common] != NULL && to_parts[common] != NULL
+         && g_str_equal (from_parts[common], to_parts[common]))
+    common++;
+
+  for (guint i = common; from_parts[i] != NULL; i++)
+    g_string_append (result, "../");
+  for (guint i = common; to_parts[i] != NULL; i++)
+    {
+      if (i > common)
+        g_string_append_c (result, '/');
+      g_string_append (result, to_parts[i]);
+    }
+  return g_string_free (result, FALSE);
+}
+
+static char *
+get_root (UMockdevTestbed *tb)
+{
+  char *root = umockdev_testbed_get_root_dir (tb);
+
+  /* Every path below is built on this; never let it be the real root. */
+  if (root == NULL || !g_path_is_absolute (root) || g_str_equal (root, "/"))
+    g_error ("pp-testbed: unusable testbed root \"%s\"", root ? root : "");
+  return root;
+}
+
+static gboolean
+add_static_parts (UMockdevTestbed *tb, GError **error)
+{
+  g_autofree char *root = get_root (tb);
+  g_autofree char *pci = g_build_filename (root, "sys/bus/pci", NULL);
+  g_autofree char *devices = g_build_filename (pci, "devices", NULL);
+  g_autofree char *drivers = g_build_filename (pci, "drivers", NULL);
+  g_autofree char *probe = g_build_filename (pci, "drivers_probe", NULL);
+  g_autofree char *autoprobe
+      = g_build_filename (pci, "drivers_autoprobe", NULL);
+  g_autofree char *groups
+      = g_build_filename (root, "sys/kernel/iommu_groups", NULL);
+
+  return make_dir (devices, error) && make_dir (drivers, error)
+         && make_file (probe, "", error) && make_file (autoprobe, "1\n", error)
+         && make_dir (groups, error);
+}
+
+static gboolean
+add_driver (const char *root, const char *name, GError **error)
+{
+  static const char *const files[]
+      = { "bind", "unbind", "new_id", "remove_id" };
+  g_autofree char *dir
+      = g_build_filename (root, "sys/bus/pci/drivers", name, NULL);
+
+  if (!make_dir (dir, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, files[i], NULL);
+
+      if (!make_file (path, "", error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_iommu_group (const char *root, gint64 group, GError **error)
+{
+  g_autofree char *name = g_strdup_printf ("%" G_GINT64_FORMAT, group);
+  g_autofree char *dir
+      = g_build_filename (root, "sys/kernel/iommu_groups", name, NULL);
+  g_autofree char *devices = g_build_filename (dir, "devices", NULL);
+  g_autofree char *type = g_build_filename (dir, "type", NULL);
+  g_autofree char *regions = g_build_filename (dir, "reserved_regions", NULL);
+
+  /* Every x86 group reserves the MSI window. */
+  return make_dir (devices, error) && make_file (type, "DMA\n", error)
+         && make_file (regions, "0x00000000fee00000 0x00000000feefffff msi\n",
+                       error);
+}
+
+static gboolean
+add_iommu_unit (UMockdevTestbed *tb,
+                const char *root,
+                const char *name,
+                GError **error)
+{
+  g_autofree char *class_link
+      = g_build_filename (root, "sys/class/iommu", name, NULL);
+  g_autofree char *record = NULL;
+
+  if (g_file_test (class_link, G_FILE_TEST_EXISTS))
+    return TRUE;
+  record = g_strdup_printf ("P: /devices/virtual/iommu/%s\n"
+                            "E: SUBSYSTEM=iommu\n",
+                            name);
+  return umockdev_testbed_add_from_string (tb, record, error);
+}
+
+static void
+build_config (const Device *d, guint8 config[CONFIG_HEADER_SIZE])
+{
+  gboolean bridge = is_bridge (d);
+  /* Memory and bus master on; VGA and bridges also decode I/O. */
+  guint16 command = bridge || (d->class_code >> 8) == 0x0300 ? 0x0007 : 0x0006;
+
+  memset (config, 0, CONFIG_HEADER_SIZE);
+  config[0x00] = d->vendor & 0xff;
+  config[0x01] = (d->vendor >> 8) & 0xff;
+  config[0x02] = d->device & 0xff;
+  config[0x03] = (d->device >> 8) & 0xff;
+  config[0x04] = command & 0xff;
+  config[0x05] = (command >> 8) & 0xff;
+  /* Status stays 0: no capability list, as the header has no room for one. */
+  config[0x08] = d->revision & 0xff;
+  config[0x09] = d->class_code & 0xff;
+  config[0x0a] = (d->class_code >> 8) & 0xff;
+  config[0x0b] = (d->class_code >> 16) & 0xff;
+  config[0x0e] = (bridge ? 0x01 : 0x00) | (d->multifunction ? 0x80 : 0x00);
+
+  if (bridge)
+    {
+      config[0x18] = d->bus & 0xff;
+      config[0x19] = d->secondary_bus & 0xff;
+      config[0x1a] = d->subordinate_bus & 0xff;
+      /* Closed windows (base above limit) read as "[disabled]" in lspci. */
+      config[0x1c] = 0xf0;
+      config[0x1d] = 0x00;
+      config[0x20] = 0xf0;
+      config[0x21] = 0xff;
+      config[0x24] = 0xf1;
+      config[0x25] = 0xff;
+      config[0x26] = 0x01;
+    }
+  else
+    {
+      /* Bridges keep their subsystem in a capability, endpoints here. */
+      config[0x2c] = d->subsystem_vendor & 0xff;
+      config[0x2d] = (d->subsystem_vendor >> 8) & 0xff;
+      config[0x2e] = d->subsystem_device & 0xff;
+      config[0x2f] = (d->subsystem_device >> 8) & 0xff;
+    }
+}
+
+static char *
+build_record (const Device *d, const Loader *l)
+{
+  GString *r = g_string_new (NULL);
+  g_autofree char *modalias = NULL;
+  guint8 config[CONFIG_HEADER_SIZE];
+
+  /* As pci_uevent() in drivers/pci/pci-driver.c spells it. */
+  modalias = g_strdup_printf (
+      "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X", d->vendor, d->device,
+      d->subsystem_vendor, d->subsystem_device, (d->class_code >> 16) & 0xff,
+      (d->class_code >> 8) & 0xff, d->class_code & 0xff);
+
+  g_string_append_printf (r, "P: /%s\n", d->devdir);
+  g_string_append (r, "E: SUBSYSTEM=pci\n");
+  if (d->driver != NULL)
+    g_string_append_printf (r, "E: DRIVER=%s\n", d->driver);
+  g_string_append_printf (r, "E: PCI_CLASS=%04X\n", d->class_code);
+  g_string_append_printf (r, "E: PCI_ID=%04X:%04X\n", d->vendor, d->device);
+  g_string_append_printf (r, "E: PCI_SUBSYS_ID=%04X:%04X\n",
+                          d->subsystem_vendor, d->subsystem_device);
+  g_string_append_printf (r, "E: PCI_SLOT_NAME=%s\n", d->address);
+  g_string_append_printf (r, "E: MODALIAS=%s\n", modalias);
+
+  /* A: values are C-escaped, hence the literal backslash-n. */
+  g_string_append_printf (r, "A: vendor=0x%04x\\n\n", d->vendor);
+  g_string_append_printf (r, "A: device=0x%04x\\n\n", d->device);
+  g_string_append_printf (r, "A: subsystem_vendor=0x%04x\\n\n",
+                          d->subsystem_vendor);
+  g_string_append_printf (r, "A: subsystem_device=0x%04x\\n\n",
+                          d->subsystem_device);
+  g_string_append_printf (r, "A: revision=0x%02x\\n\n", d->revision);
+  g_string_append_printf (r, "A: class=0x%06x\\n\n", d->class_code);
+  g_string_append_printf (r, "A: modalias=%s\\n\n", modalias);
+  /* No interrupt and no BARs assigned, but lspci -v needs both files.
+   * The kernel lists 7 resources for endpoints and all 17 for bridges. */
+  g_string_append (r, "A: irq=0\\n\n");
+  g_string_append (r, "A: resource=");
+  for (guint i = 0; i < (is_bridge (d) ? 17u : 7u); i++)
+    g_string_append (r, "0x0000000000000000 0x0000000000000000 "
+                        "0x0000000000000000\\n");
+  g_string_append_c (r, '\n');
+  g_string_append_printf (r, "A: numa_node=%" G_GINT64_FORMAT "\\n\n",
+                          d->numa_node);
+  g_string_append_printf (r, "A: driver_override=%s\\n\n",
+                          d->driver_override ? d->driver_override : "(null)");
+  if (d->boot_vga >= 0)
+    g_string_append_printf (r, "A: boot_vga=%" G_GINT64_FORMAT "\\n\n",
+                            d->boot_vga);
+  if (d->reset_method != NULL)
+    g_string_append_printf (r, "A: reset_method=%s\\n\n", d->reset_method);
+  if (d->sriov_totalvfs >= 0)
+    {
+      g_string_append_printf (r, "A: sriov_totalvfs=%" G_GINT64_FORMAT "\\n\n",
+                              d->sriov_totalvfs);
+      g_string_append_printf (r, "A: sriov_numvfs=%" G_GINT64_FORMAT "\\n\n",
+                              d->sriov_numvfs);
+      g_string_append (r, "A: sriov_drivers_autoprobe=1\\n\n");
+    }
+
+  build_config (d, config);
+  g_string_append (r, "H: config=");
+  for (guint i = 0; i < CONFIG_HEADER_SIZE; i++)
+    g_string_append_printf (r, "%02X", config[i]);
+  g_string_append_c (r, '\n');
+
+  /* Links go in the record so they exist before umockdev's "add" uevent. */
+  if (d->driver != NULL)
+    {
+      g_autofree char *target
+          = g_strconcat ("bus/pci/drivers/", d->driver, NULL);
+      g_autofree char *rel = relative_path (d->devdir, target);
+
+      g_string_append_printf (r, "L: driver=%s\n", rel);
+    }
+  if (d->iommu_group >= 0)
+    {
+      g_autofree char *target = g_strdup_printf (
+          "kernel/iommu_groups/%" G_GINT64_FORMAT, d->iommu_group);
+      g_autofree char *rel = relative_path (d->devdir, target);
+
+      g_string_append_printf (r, "L: iommu_group=%s\n", rel);
+    }
+  if (d->physfn != NULL)
+    {
+      const Device *pf = g_hash_table_lookup (l->devices, d->physfn);
+      g_autofree char *rel = relative_path (d->devdir, pf->devdir);
+
+      g_string_append_printf (r, "L: physfn=%s\n", rel);
+    }
+
+  return g_string_free (r, FALSE);
+}
+
+/* The links that point back at a device, made once its directory exists. */
+static gboolean
+add_back_links (const char *root, const Device *d, GError **error)
+{
+  if (d->iommu_group >= 0)
+    {
+      g_autofree char *dir = g_strdup_printf (
+          "kernel/iommu_groups/%" G_GINT64_FORMAT "/devices", d->iommu_group);
+      g_autofree char *rel = relative_path (dir, d->devdir);
+      g_autofree char *path
+          = g_build_filename (root, "sys", dir, d->address, NULL);
+
+      if (!make_link (rel, path, error))
+        return FALSE;
+    }
+  if (d->driver != NULL)
+    {
+      g_autofree char *dir = g_strconcat ("bus/pci/drivers/", d->driver, NULL);
+      g_autofree char *rel = relative_path (dir, d->devdir);
+      g_autofree char *path
+          = g_build_filename (root, "sys", dir, d->address, NULL);
+
+      if (!make_link (rel, path, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_device (UMockdevTestbed *tb,
+            const char *root,
+            const Loader *l,
+            const Device *d,
+            GError **error)
+{
+  g_autofree char *record = build_record (d, l);
+  g_autofree char *bus_link
+      = g_build_filename (root, "sys/bus/pci/devices", d->address, NULL);
+  g_autofree char *devdir = g_build_filename (root, "sys", d->devdir, NULL);
+  g_autofree char *bus_dir = g_path_get_dirname (devdir);
+  g_autofree char *bus_name = g_path_get_basename (bus_dir);
+  g_autofree char *bus_uevent = g_build_filename (bus_dir, "uevent", NULL);
+
+  /* A root bus directory (pci0000:00) is a device to libudev only when
+   * it has a uevent file; with it, udev_device_get_parent() walks up as on
+   * a real host. */
+  if (g_str_has_prefix (bus_name, "pci"))
+    {
+      if (!make_dir (bus_dir, error) || !make_file (bus_uevent, "", error))
+        return FALSE;
+    }
+
+  if (!umockdev_testbed_add_from_string (tb, record, error))
+    {
+      g_prefix_error (error, "%s: [%s]: ", l->source, d->address);
+      return FALSE;
+    }
+
+  /* umockdev 0.17 makes this link itself; older versions did not. */
+  if (!g_file_test (bus_link, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autofree char *rel = relative_path ("bus/pci/devices", d->devdir);
+
+      if (!make_link (rel, bus_link, error))
+        return FALSE;
+    }
+
+  return add_back_links (root, d, error);
+}
+
+static gboolean
+check_not_present (const char *root, const Loader *l, GError **error)
+{
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      const Device *d = l->order->pdata[i];
+      g_autofree char *bus_link
+          = g_build_filename (root, "sys/bus/pci/devices", d->address, NULL);
+      struct stat st;
+
+      if (lstat (bus_link, &st) == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                       "%s: [%s]: the testbed already has this device",
+                       l->source, d->address);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+build (UMockdevTestbed *tb, Loader *l, GError **error)
+{
+  g_autofree char *root = get_root (tb);
+  GHashTableIter iter;
+  gpointer name;
+
+  /* Refuse, like pp_testbed_new(), in case the testbed came from elsewhere. */
+  if (!umockdev_in_mock_environment ())
+    g_error ("pp-testbed: not running under libumockdev-preload");
+
+  if (!check_not_present (root, l, error))
+    return FALSE;
+
+  /* Link targets first: drivers, groups, IOMMU units, then devices. */
+  g_hash_table_iter_init (&iter, l->drivers);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    {
+      if (!add_driver (root, name, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      const Device *d = l->order->pdata[i];
+
+      if (d->iommu_group >= 0 && !add_iommu_group (root, d->iommu_group, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < l->iommus->len; i++)
+    {
+      if (!add_iommu_unit (tb, root, l->iommus->pdata[i], error))
+        return FALSE;
+    }
+
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      if (!add_device (tb, root, l, l->order->pdata[i], error))
+        return FALSE;
+    }
+
+  /* virtfnN last: the VFs are their targets. */
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      const Device *pf = l->order->pdata[i];
+      g_autofree char *devpath = NULL;
+
+      if (pf->virtfns == NULL)
+        continue;
+      devpath = g_strconcat ("/sys/", pf->devdir, NULL);
+      for (guint n = 0; n < pf->virtfns->len; n++)
+        {
+          const Device *vf = pf->virtfns->pdata[n];
+          g_autofree char *attr = g_strdup_printf ("virtfn%u", n);
+          g_autofree char *rel = relative_path (pf->devdir, vf->devdir);
+
+          umockdev_testbed_set_attribute_link (tb, devpath, attr, rel);
+        }
+    }
+  return TRUE;
+}
+
+/* ---- Public API ---- */
+
+void
+pp_testbed_clear (UMockdevTestbed *tb)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (UMOCKDEV_IS_TESTBED (tb));
+
+  umockdev_testbed_clear (tb);
+  if (!add_static_parts (tb, &error))
+    g_error ("pp-testbed: cannot create the PCI sysfs skeleton: %s",
+             error->message);
+}
+
+UMockdevTestbed *
+pp_testbed_new (void)
+{
+  UMockdevTestbed *tb = umockdev_testbed_new ();
+  g_autoptr (GError) error = NULL;
+
+  /* Only meaningful after umockdev_testbed_new(): the answer is cached on
+   * the first call.  Without the preload, /sys is the machine's own. */
+  if (!umockdev_in_mock_environment ())
+    {
+      /* Removes only the fresh temporary directory, not /sys. */
+      g_object_unref (tb);
+      g_error ("pp-testbed: not running under libumockdev-preload; refusing "
+               "to go on, as /sys would be this machine's real sysfs (run "
+               "under umockdev-wrapper or with "
+               "LD_PRELOAD=libumockdev-preload.so.0)");
+    }
+
+  if (!add_static_parts (tb, &error))
+    g_error ("pp-testbed: cannot create the PCI sysfs skeleton: %s",
+             error->message);
+  return tb;
+}
+
+gboolean
+pp_testbed_load_data (UMockdevTestbed *tb,
+                      const char *data,
+                      gssize length,
+                      const char *source_name,
+                      GError **error)
+{
+  g_autoptr (Loader) l = NULL;
+
+  g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), FALSE);
+  g_return_val_if_fail (data != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  l = loader_new (source_name != NULL ? source_name : "(fixture)");
+  if (!parse_fixture (l, data, length, error))
+    return FALSE;
+  return build (tb, l, error);
+}
+
+gboolean
+pp_testbed_load (UMockdevTestbed *tb, const char *fixture_path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize length;
+
+  g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), FALSE);
+  g_return_val_if_fail (fixture_path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!g_file_get_contents (fixture_path, &data, &length, error))
+    return FALSE;
+  return pp_testbed_load_data (tb, data, (gssize) length, fixture_path, error);
+}
+
+char *
+pp_testbed_fixture_path (const char *name)
+{
+  const char *dir = g_getenv ("PP_FIXTURES_DIR");
+  g_autofree char *file = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_val_if_fail (name != NULL, NULL);
+
+  if (dir == NULL || *dir == '\0')
+    dir = PP_FIXTURES_DIR;
+  file = g_str_has_suffix (name, ".topo") ? g_strdup (name)
+                                          : g_strconcat (name, ".topo", NULL);
+  path = g_build_filename (dir, file, NULL);
+  return g_canonicalize_filename (path, NULL);
+}
+
+char *
+pp_testbed_get_devpath (UMockdevTestbed *tb, const char *address)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *devices = NULL;
+  g_autofree char *link = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *absolute = NULL;
+
+  g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), NULL);
+  g_return_val_if_fail (address != NULL, NULL);
+
+  root = get_root (tb);
+  devices = g_build_filename (root, "sys/bus/pci/devices", NULL);
+  link = g_build_filename (devices, address, NULL);
+  target = g_file_read_link (link, NULL);
+  if (target == NULL)
+    return NULL;
+
+  absolute = g_canonicalize_filename (target, devices);
+  if (!g_str_has_prefix (absolute, root) || absolute[strlen (root)] != '/')
+    return NULL;
+  return g_strdup (absolute + strlen (root));
+}

@@ -1,0 +1,395 @@
+/* The daemon as a client sees it: pcipassd runs as its own process on a
+ * private bus against a simulated host, and what it publishes is checked
+ * against the model built in-process from the same host. */
+#include "config.h"
+
+#include "pp-address.h"
+#include "pp-dbus-generated.h"
+#include "pp-registry.h"
+#include "pp-test-bus.h"
+#include "pp-testbed.h"
+
+#include <signal.h>
+#include <sys/utsname.h>
+#include <umockdev.h>
+
+#define MANAGER_PATH PP_OBJECT_ROOT "/manager"
+#define DEVICE_IFACE "io.github.pcipassd1.Device"
+#define MANAGER_IFACE "io.github.pcipassd1.Manager"
+
+static UMockdevTestbed *testbed;
+
+typedef struct
+{
+  PpTestBus *bus;
+  PpHwdb *hwdb;
+  PpRegistry *registry;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = pp_testbed_fixture_path (data);
+  g_autoptr (PpSysfs) sysfs = NULL;
+
+  pp_testbed_clear (testbed);
+  pp_testbed_load (testbed, path, &error);
+  g_assert_no_error (error);
+
+  sysfs = pp_sysfs_new (TRUE, &error);
+  g_assert_no_error (error);
+  fx->hwdb = pp_hwdb_new ();
+  fx->registry = pp_registry_new (sysfs, fx->hwdb);
+  pp_registry_enumerate (fx->registry, &error);
+  g_assert_no_error (error);
+
+  fx->bus = pp_test_bus_new (TRUE);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  g_clear_pointer (&fx->bus, pp_test_bus_free);
+  g_clear_object (&fx->registry);
+  g_clear_pointer (&fx->hwdb, pp_hwdb_free);
+}
+
+static GVariant *
+call (Fixture *fx,
+      const char *path,
+      const char *iface,
+      const char *method,
+      GVariant *args,
+      const char *reply_type)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *reply;
+
+  /* The daemon is another process: a blocking call cannot deadlock. */
+  reply = g_dbus_connection_call_sync (
+      fx->bus->connection, "io.github.pcipassd", path, iface, method, args,
+      G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  return reply;
+}
+
+/* The value the model holds for a bus property, in the bus's type. */
+static GVariant *
+expected_value (PpDevice *device, GDBusPropertyInfo *info)
+{
+  g_autofree char *name = NULL;
+  g_auto (GValue) value = G_VALUE_INIT;
+  GParamSpec *pspec;
+
+  /* Bus names are CamelCase, model properties the same words in
+   * dash-case: VendorId -> vendor-id. */
+  {
+    GString *s = g_string_new (NULL);
+    for (const char *c = info->name; *c != '\0'; c++)
+      {
+        if (g_ascii_isupper (*c) && c != info->name)
+          g_string_append_c (s, '-');
+        g_string_append_c (s, g_ascii_tolower (*c));
+      }
+    name = g_string_free (s, FALSE);
+  }
+
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (device), name);
+  g_assert_nonnull (pspec);
+  g_value_init (&value, pspec->value_type);
+  g_object_get_property (G_OBJECT (device), name, &value);
+
+  if (g_str_equal (info->signature, "s"))
+    return g_variant_new_string (g_value_get_string (&value));
+  if (g_str_equal (info->signature, "q"))
+    return g_variant_new_uint16 ((guint16) g_value_get_uint (&value));
+  if (g_str_equal (info->signature, "u"))
+    return g_variant_new_uint32 (g_value_get_uint (&value));
+  if (g_str_equal (info->signature, "y"))
+    return g_variant_new_byte (g_value_get_uchar (&value));
+  if (g_str_equal (info->signature, "i"))
+    return g_variant_new_int32 (g_value_get_int (&value));
+  if (g_str_equal (info->signature, "b"))
+    return g_variant_new_boolean (g_value_get_boolean (&value));
+  if (g_str_equal (info->signature, "as"))
+    return g_variant_new_strv (g_value_get_boxed (&value), -1);
+  if (g_str_equal (info->signature, "o"))
+    {
+      const char *address = g_value_get_string (&value);
+      g_autofree char *path = NULL;
+
+      if (address == NULL || *address == '\0')
+        return g_variant_new_object_path ("/");
+      path = pp_address_to_object_path (address);
+      return g_variant_new_object_path (path);
+    }
+  if (g_str_equal (info->signature, "ao"))
+    {
+      const char *const *addresses = g_value_get_boxed (&value);
+      GVariantBuilder b;
+
+      g_variant_builder_init (&b, G_VARIANT_TYPE ("ao"));
+      for (; addresses != NULL && *addresses != NULL; addresses++)
+        {
+          g_autofree char *path = pp_address_to_object_path (*addresses);
+          g_variant_builder_add (&b, "o", path);
+        }
+      return g_variant_builder_end (&b);
+    }
+  g_error ("property %s has an unexpected type %s", info->name,
+           info->signature);
+}
+
+static void
+test_managed_objects (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) objects = NULL;
+  g_autoptr (GPtrArray) devices = pp_registry_get_devices (fx->registry);
+  GDBusInterfaceInfo *info = pp_dbus_device_interface_info ();
+  GVariantIter iter;
+  const char *path;
+  GVariant *ifaces;
+  guint n_devices = 0;
+  gboolean saw_manager = FALSE;
+
+  g_assert_cmpuint (devices->len, >, 0);
+  pp_test_bus_start_daemon (fx->bus, NULL);
+
+  reply = call (fx, PP_OBJECT_ROOT, "org.freedesktop.DBus.ObjectManager",
+                "GetManagedObjects", NULL, "(a{oa{sa{sv}}})");
+  objects = g_variant_get_child_value (reply, 0);
+
+  g_variant_iter_init (&iter, objects);
+  while (g_variant_iter_loop (&iter, "{&o@a{sa{sv}}}", &path, &ifaces))
+    {
+      g_autoptr (GVariant) props = NULL;
+      PpDevice *device = NULL;
+
+      if (g_str_equal (path, MANAGER_PATH))
+        {
+          saw_manager = TRUE;
+          g_assert_true (
+              g_variant_lookup (ifaces, MANAGER_IFACE, "@a{sv}", &props));
+          continue;
+        }
+
+      for (guint i = 0; i < devices->len; i++)
+        {
+          g_autofree char *p = pp_address_to_object_path (
+              pp_device_get_address (g_ptr_array_index (devices, i)));
+          if (g_str_equal (p, path))
+            device = g_ptr_array_index (devices, i);
+        }
+      g_test_message ("object %s", path);
+      g_assert_nonnull (device);
+      n_devices++;
+
+      g_assert_cmpuint (g_variant_n_children (ifaces), ==, 1);
+      g_assert_true (g_variant_lookup (ifaces, DEVICE_IFACE, "@a{sv}", &props));
+      g_assert_cmpuint (g_variant_n_children (props), ==,
+                        g_strv_length ((char **) info->properties));
+
+      for (GDBusPropertyInfo **p = info->properties; *p != NULL; p++)
+        {
+          g_autoptr (GVariant) got = g_variant_lookup_value (
+              props, (*p)->name, G_VARIANT_TYPE ((*p)->signature));
+          g_autoptr (GVariant) want
+              = g_variant_ref_sink (expected_value (device, *p));
+
+          if (got == NULL)
+            g_error ("%s: no property %s of type %s", path, (*p)->name,
+                     (*p)->signature);
+          if (!g_variant_equal (got, want))
+            {
+              g_autofree char *g = g_variant_print (got, TRUE);
+              g_autofree char *w = g_variant_print (want, TRUE);
+              g_error ("%s.%s is %s, the model says %s", path, (*p)->name, g,
+                       w);
+            }
+        }
+    }
+
+  g_assert_true (saw_manager);
+  g_assert_cmpuint (n_devices, ==, devices->len);
+}
+
+static void
+test_manager_properties (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) props = NULL;
+  const char *version = NULL;
+  const char *arch = NULL;
+  struct utsname uts;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+  reply = call (fx, MANAGER_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+                g_variant_new ("(s)", MANAGER_IFACE), "(a{sv})");
+  props = g_variant_get_child_value (reply, 0);
+  g_assert_true (g_variant_lookup (props, "Version", "&s", &version));
+  g_assert_cmpstr (version, ==, PACKAGE_VERSION);
+  g_assert_true (g_variant_lookup (props, "Architecture", "&s", &arch));
+  g_assert_cmpint (uname (&uts), ==, 0);
+  g_assert_cmpstr (arch, ==, uts.machine);
+}
+
+static char *
+run_busctl (Fixture *fx, const char *const *args)
+{
+  g_autofree char *busctl = pp_test_require_program ("busctl");
+  g_autofree char *address_arg = g_strdup_printf (
+      "--address=%s", g_test_dbus_get_bus_address (fx->bus->bus));
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GSubprocess) proc = NULL;
+  g_autoptr (GError) error = NULL;
+  char *out = NULL;
+
+  g_ptr_array_add (argv, busctl);
+  g_ptr_array_add (argv, address_arg);
+  g_ptr_array_add (argv, (gpointer) "--no-pager");
+  for (; *args != NULL; args++)
+    g_ptr_array_add (argv, (gpointer) *args);
+  g_ptr_array_add (argv, NULL);
+
+  proc = pp_test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE,
+                        (const char *const *) argv->pdata);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pp_test_wait_process (proc), ==, 0);
+  return out;
+}
+
+static void
+test_busctl (Fixture *fx, gconstpointer data)
+{
+  const char *gpu = PP_OBJECT_ROOT "/devices/pci_0000_01_00_0";
+  const char *const introspect[]
+      = { "introspect", "io.github.pcipassd", gpu, NULL };
+  const char *const get_driver[] = {
+    "get-property", "io.github.pcipassd", gpu, DEVICE_IFACE, "Driver", NULL,
+  };
+  const char *const get_group[] = {
+    "get-property", "io.github.pcipassd", gpu,
+    DEVICE_IFACE,   "IommuGroupDevices",  NULL,
+  };
+  const char *const tree[] = { "tree", "io.github.pcipassd", NULL };
+  g_autofree char *out = NULL;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+
+  out = run_busctl (fx, introspect);
+  g_assert_nonnull (strstr (out, DEVICE_IFACE));
+  g_assert_true (g_regex_match_simple ("^\\.Address +property +s +"
+                                       "\"0000:01:00.0\" +emits-change",
+                                       out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^\\.VendorId +property +q +4318 ", out,
+                                       G_REGEX_MULTILINE, 0));
+  g_clear_pointer (&out, g_free);
+
+  out = run_busctl (fx, get_driver);
+  g_assert_cmpstr (out, ==, "s \"nvidia\"\n");
+  g_clear_pointer (&out, g_free);
+
+  out = run_busctl (fx, get_group);
+  g_assert_cmpstr (out, ==,
+                   "ao 2 \"/io/github/pcipassd/devices/pci_0000_00_01_0\" "
+                   "\"/io/github/pcipassd/devices/pci_0000_01_00_1\"\n");
+  g_clear_pointer (&out, g_free);
+
+  out = run_busctl (fx, tree);
+  g_assert_nonnull (strstr (out, "/io/github/pcipassd/manager"));
+  g_assert_nonnull (
+      strstr (out, "/io/github/pcipassd/devices/pci_0000_01_00_1"));
+}
+
+static GSubprocess *
+spawn_daemon (const char *arg)
+{
+  const char *const argv[] = { pp_test_pcipassd_path (), arg, NULL };
+
+  return pp_test_spawn (G_SUBPROCESS_FLAGS_STDERR_SILENCE, argv);
+}
+
+static char *
+name_owner (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      fx->bus->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+      "org.freedesktop.DBus", "GetNameOwner",
+      g_variant_new ("(s)", "io.github.pcipassd"), G_VARIANT_TYPE ("(s)"),
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  char *owner = NULL;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(s)", &owner);
+  return owner;
+}
+
+static void
+test_name_owner (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GSubprocess) second = NULL;
+  g_autoptr (GSubprocess) first = NULL;
+  g_autofree char *owner = NULL;
+  g_autofree char *owner_after = NULL;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+  owner = name_owner (fx);
+
+  /* A second daemon without --replace gives up and leaves the first. */
+  second = spawn_daemon (NULL);
+  g_assert_cmpint (pp_test_wait_process (second), ==, 1);
+  g_clear_object (&second);
+  owner_after = name_owner (fx);
+  g_assert_cmpstr (owner, ==, owner_after);
+
+  /* With --replace it takes over, and the first exits cleanly. */
+  first = g_steal_pointer (&fx->bus->daemon);
+  second = spawn_daemon ("--replace");
+  g_assert_cmpint (pp_test_wait_process (first), ==, 0);
+  pp_test_bus_wait_name (fx->bus, "io.github.pcipassd", TRUE);
+
+  g_subprocess_send_signal (second, SIGINT);
+  g_assert_cmpint (pp_test_wait_process (second), ==, 0);
+}
+
+static void
+test_bad_option (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GSubprocess) proc = spawn_daemon ("--no-such-option");
+
+  g_assert_cmpint (pp_test_wait_process (proc), ==, 2);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *const fixtures[] = { "workstation", "server" };
+  int status;
+
+  testbed = pp_testbed_new ();
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixtures); i++)
+    {
+      g_autofree char *name
+          = g_strdup_printf ("/dbus/%s/managed-objects", fixtures[i]);
+      g_test_add (name, Fixture, fixtures[i], fixture_setup,
+                  test_managed_objects, fixture_teardown);
+    }
+  g_test_add ("/dbus/manager-properties", Fixture, "workstation", fixture_setup,
+              test_manager_properties, fixture_teardown);
+  g_test_add ("/dbus/busctl", Fixture, "workstation", fixture_setup,
+              test_busctl, fixture_teardown);
+  g_test_add ("/dbus/name-owner", Fixture, "workstation", fixture_setup,
+              test_name_owner, fixture_teardown);
+  g_test_add ("/dbus/bad-option", Fixture, "workstation", fixture_setup,
+              test_bad_option, fixture_teardown);
+
+  status = g_test_run ();
+  g_object_unref (testbed);
+  return status;
+}
