@@ -89,6 +89,9 @@ main (int argc, char **argv)
   gboolean read_only = FALSE;
   gboolean verbose = FALSE;
   gboolean version = FALSE;
+  g_autofree char *state_dir = NULL;
+  double step_timeout = 10.0;
+  PpDaemonOptions daemon_options = { 0 };
   Context ctx = { 0 };
   guint owner_id;
   guint sigterm_id;
@@ -98,6 +101,10 @@ main (int argc, char **argv)
       "Replace a running pcipassd", NULL },
     { "read-only", 0, 0, G_OPTION_ARG_NONE, &read_only,
       "Never write to sysfs: only publish devices", NULL },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      "Where to keep records of moved devices (" PP_STATE_DIR ")", "DIR" },
+    { "step-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &step_timeout,
+      "Seconds to wait for the kernel to confirm each step (10)", "SECONDS" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages",
       NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
@@ -124,7 +131,16 @@ main (int argc, char **argv)
   if (verbose)
     g_log_set_debug_enabled (TRUE);
 
-  daemon = pp_daemon_new (read_only, &error);
+  if (step_timeout <= 0 || step_timeout > 3600)
+    {
+      g_printerr ("pcipassd: --step-timeout must be between 0 and 3600\n");
+      return 2;
+    }
+  daemon_options.read_only = read_only;
+  daemon_options.state_dir = state_dir != NULL ? state_dir : PP_STATE_DIR;
+  daemon_options.step_timeout_ms = (guint) (step_timeout * 1000);
+
+  daemon = pp_daemon_new (&daemon_options, &error);
   if (daemon == NULL)
     {
       g_printerr ("pcipassd: %s\n", error->message);

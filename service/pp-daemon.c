@@ -7,6 +7,9 @@ struct _PpDaemon
   PpSysfs *sysfs;
   PpHwdb *hwdb;
   PpRegistry *registry;
+  PpKernel *kernel;
+  PpStore *store;
+  PpBinder *binder;
   PpExporter *exporter;
 };
 
@@ -20,6 +23,9 @@ pp_daemon_dispose (GObject *object)
   /* The exporter and registry refer to the database and sysfs: drop them
    * first. */
   g_clear_object (&self->exporter);
+  g_clear_object (&self->binder);
+  g_clear_object (&self->store);
+  g_clear_object (&self->kernel);
   g_clear_object (&self->registry);
   g_clear_pointer (&self->hwdb, pp_hwdb_free);
   g_clear_object (&self->sysfs);
@@ -38,18 +44,24 @@ pp_daemon_init (PpDaemon *self)
 }
 
 PpDaemon *
-pp_daemon_new (gboolean read_only, GError **error)
+pp_daemon_new (const PpDaemonOptions *options, GError **error)
 {
   g_autoptr (PpDaemon) self = g_object_new (PP_TYPE_DAEMON, NULL);
 
-  self->sysfs = pp_sysfs_new (read_only, error);
+  self->store = pp_store_new (options->state_dir, error);
+  if (self->store == NULL)
+    return NULL;
+  self->sysfs = pp_sysfs_new (error);
   if (self->sysfs == NULL)
     return NULL;
   self->hwdb = pp_hwdb_new ();
   self->registry = pp_registry_new (self->sysfs, self->hwdb);
   if (!pp_registry_enumerate (self->registry, error))
     return NULL;
-  self->exporter = pp_exporter_new (self->registry);
+  self->kernel = pp_kernel_new (options->read_only, options->step_timeout_ms);
+  self->binder = pp_binder_new (self->registry, self->kernel, self->store);
+  pp_binder_reconcile (self->binder);
+  self->exporter = pp_exporter_new (self->registry, self->binder);
   return g_steal_pointer (&self);
 }
 

@@ -11,8 +11,15 @@ G_BEGIN_DECLS
 #define PP_TYPE_DAEMON (pp_daemon_get_type ())
 G_DECLARE_FINAL_TYPE (PpDaemon, pp_daemon, PP, DAEMON, GObject)
 
-/* Reads the host's devices.  @read_only refuses every sysfs write. */
-PpDaemon *pp_daemon_new (gboolean read_only, GError **error);
+typedef struct
+{
+  gboolean read_only;    /* refuse every sysfs write */
+  const char *state_dir; /* where records of moved devices live */
+  guint step_timeout_ms; /* wait for each kernel step's confirmation */
+} PpDaemonOptions;
+
+/* Reads the host's devices and the records of the state directory. */
+PpDaemon *pp_daemon_new (const PpDaemonOptions *options, GError **error);
 
 PpRegistry *pp_daemon_get_registry (PpDaemon *self);
 

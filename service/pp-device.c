@@ -21,6 +21,8 @@ struct _PpDevice
   char *device_type;
   char *driver;
   char *driver_override;
+  char *original_driver;
+  gboolean in_use;
   char *state;
   int iommu_group;
   char **iommu_group_devices;
@@ -30,6 +32,7 @@ struct _PpDevice
   char **virtual_functions;
   gboolean boot_vga;
   char **reset_methods;
+  char *protection_reason;
 };
 
 enum
@@ -48,6 +51,7 @@ enum
   PROP_DEVICE_TYPE,
   PROP_DRIVER,
   PROP_DRIVER_OVERRIDE,
+  PROP_ORIGINAL_DRIVER,
   PROP_STATE,
   PROP_IOMMU_GROUP,
   PROP_IOMMU_GROUP_DEVICES,
@@ -57,6 +61,7 @@ enum
   PROP_VIRTUAL_FUNCTIONS,
   PROP_BOOT_VGA,
   PROP_RESET_METHODS,
+  PROP_PROTECTION_REASON,
   N_PROPS
 };
 
@@ -76,11 +81,13 @@ pp_device_finalize (GObject *object)
   g_free (self->device_type);
   g_free (self->driver);
   g_free (self->driver_override);
+  g_free (self->original_driver);
   g_free (self->state);
   g_strfreev (self->iommu_group_devices);
   g_free (self->physical_function);
   g_strfreev (self->virtual_functions);
   g_strfreev (self->reset_methods);
+  g_free (self->protection_reason);
   G_OBJECT_CLASS (pp_device_parent_class)->finalize (object);
 }
 
@@ -133,6 +140,9 @@ pp_device_get_property (GObject *object,
       case PROP_DRIVER_OVERRIDE:
         g_value_set_string (value, self->driver_override);
         break;
+      case PROP_ORIGINAL_DRIVER:
+        g_value_set_string (value, self->original_driver);
+        break;
       case PROP_STATE:
         g_value_set_string (value, self->state);
         break;
@@ -159,6 +169,9 @@ pp_device_get_property (GObject *object,
         break;
       case PROP_RESET_METHODS:
         g_value_set_boxed (value, self->reset_methods);
+        break;
+      case PROP_PROTECTION_REASON:
+        g_value_set_string (value, self->protection_reason);
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -227,6 +240,7 @@ pp_device_class_init (PpDeviceClass *klass)
   props[PROP_DEVICE_TYPE] = string_prop ("type");
   props[PROP_DRIVER] = string_prop ("driver");
   props[PROP_DRIVER_OVERRIDE] = string_prop ("driver-override");
+  props[PROP_ORIGINAL_DRIVER] = string_prop ("original-driver");
   props[PROP_STATE] = string_prop ("state");
   props[PROP_IOMMU_GROUP] = int_prop ("iommu-group");
   props[PROP_IOMMU_GROUP_DEVICES] = strv_prop ("iommu-group-devices");
@@ -236,6 +250,7 @@ pp_device_class_init (PpDeviceClass *klass)
   props[PROP_VIRTUAL_FUNCTIONS] = strv_prop ("virtual-functions");
   props[PROP_BOOT_VGA] = bool_prop ("boot-vga");
   props[PROP_RESET_METHODS] = strv_prop ("reset-methods");
+  props[PROP_PROTECTION_REASON] = string_prop ("protection-reason");
 
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
@@ -248,6 +263,8 @@ pp_device_init (PpDevice *self)
   self->iommu_group_devices = g_new0 (char *, 1);
   self->virtual_functions = g_new0 (char *, 1);
   self->reset_methods = g_new0 (char *, 1);
+  self->original_driver = g_strdup ("");
+  self->protection_reason = g_strdup ("");
 }
 
 static void
@@ -298,14 +315,20 @@ set_bool (PpDevice *self, gboolean *field, gboolean value, guint prop)
   g_object_notify_by_pspec (G_OBJECT (self), props[prop]);
 }
 
-static const char *
-state_for_driver (const char *driver)
+static void
+update_state (PpDevice *self)
 {
-  if (driver == NULL || *driver == '\0')
-    return PP_DEVICE_STATE_UNBOUND;
-  if (pp_iommu_driver_is_vfio (driver))
-    return PP_DEVICE_STATE_VFIO;
-  return PP_DEVICE_STATE_HOST;
+  const char *state;
+
+  if (self->driver == NULL || *self->driver == '\0')
+    state = PP_DEVICE_STATE_UNBOUND;
+  else if (!pp_iommu_driver_is_vfio (self->driver))
+    state = PP_DEVICE_STATE_HOST;
+  else if (self->in_use)
+    state = PP_DEVICE_STATE_IN_USE;
+  else
+    state = PP_DEVICE_STATE_VFIO;
+  set_string (self, &self->state, state, PROP_STATE);
 }
 
 void
@@ -334,7 +357,7 @@ pp_device_update (PpDevice *self, const PpSysfsDevice *info)
   set_string (self, &self->driver, info->driver, PROP_DRIVER);
   set_string (self, &self->driver_override, info->driver_override,
               PROP_DRIVER_OVERRIDE);
-  set_string (self, &self->state, state_for_driver (info->driver), PROP_STATE);
+  update_state (self);
   set_int (self, &self->iommu_group, info->iommu_group, PROP_IOMMU_GROUP);
   set_int (self, &self->numa_node, info->numa_node, PROP_NUMA_NODE);
   set_string (self, &self->physical_function, info->physfn,
@@ -411,4 +434,84 @@ pp_device_compare_by_address (gconstpointer a, gconstpointer b)
   PpDevice *db = *(PpDevice *const *) b;
 
   return pp_address_str_compare (da->address, db->address);
+}
+
+void
+pp_device_set_original_driver (PpDevice *self, const char *driver)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  set_string (self, &self->original_driver, driver ? driver : "",
+              PROP_ORIGINAL_DRIVER);
+}
+
+void
+pp_device_set_protection_reason (PpDevice *self, const char *reason)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  set_string (self, &self->protection_reason, reason ? reason : "",
+              PROP_PROTECTION_REASON);
+}
+
+void
+pp_device_set_in_use (PpDevice *self, gboolean in_use)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  self->in_use = !!in_use;
+  update_state (self);
+}
+
+const char *
+pp_device_get_driver_override (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->driver_override;
+}
+
+const char *
+pp_device_get_original_driver (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->original_driver;
+}
+
+const char *
+pp_device_get_state (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->state;
+}
+
+const char *
+pp_device_get_device_type (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->device_type;
+}
+
+const char *
+pp_device_get_vendor_name (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->vendor_name;
+}
+
+const char *
+pp_device_get_device_name (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->device_name;
+}
+
+gboolean
+pp_device_get_boot_vga (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), FALSE);
+  return self->boot_vga;
+}
+
+const char *
+pp_device_get_protection_reason (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->protection_reason;
 }

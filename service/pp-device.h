@@ -21,6 +21,7 @@ G_DECLARE_FINAL_TYPE (PpDevice, pp_device, PP, DEVICE, GObject)
 #define PP_DEVICE_STATE_HOST "host"
 #define PP_DEVICE_STATE_UNBOUND "unbound"
 #define PP_DEVICE_STATE_VFIO "vfio"
+#define PP_DEVICE_STATE_IN_USE "in-use"
 
 /* Creates the device from a sysfs snapshot and its database names. */
 PpDevice *pp_device_new (const PpSysfsDevice *info,
@@ -33,7 +34,24 @@ void pp_device_update (PpDevice *self, const PpSysfsDevice *info);
 const char *pp_device_get_address (PpDevice *self);
 const char *pp_device_get_syspath (PpDevice *self);
 const char *pp_device_get_driver (PpDevice *self);
+const char *pp_device_get_driver_override (PpDevice *self);
+const char *pp_device_get_original_driver (PpDevice *self);
+const char *pp_device_get_state (PpDevice *self);
+const char *pp_device_get_device_type (PpDevice *self);
+const char *pp_device_get_vendor_name (PpDevice *self);
+const char *pp_device_get_device_name (PpDevice *self);
+const char *pp_device_get_protection_reason (PpDevice *self);
+gboolean pp_device_get_boot_vga (PpDevice *self);
 int pp_device_get_iommu_group (PpDevice *self);
+
+/* The host driver Unbind restores, "" when pcipassd did not move it. */
+void pp_device_set_original_driver (PpDevice *self, const char *driver);
+
+/* "" or one of the PP_PROTECT_* reasons. */
+void pp_device_set_protection_reason (PpDevice *self, const char *reason);
+
+/* Whether the VFIO group is open by a process: State "in-use". */
+void pp_device_set_in_use (PpDevice *self, gboolean in_use);
 
 /* GCompareFunc for a GPtrArray of PpDevice: by address. */
 int pp_device_compare_by_address (gconstpointer a, gconstpointer b);

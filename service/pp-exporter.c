@@ -3,7 +3,9 @@
 #include "pp-exporter.h"
 
 #include "pp-address.h"
+#include "pp-auth.h"
 #include "pp-dbus-generated.h"
+#include "pp-error.h"
 
 #include <sys/utsname.h>
 
@@ -14,8 +16,11 @@ struct _PpExporter
   GObject parent_instance;
 
   PpRegistry *registry;
+  PpBinder *binder;
+  PpAuth *auth;
   GDBusObjectManagerServer *server;
   gulong added_id;
+  gulong removed_id;
 };
 
 G_DEFINE_TYPE (PpExporter, pp_exporter, G_TYPE_OBJECT)
@@ -34,12 +39,14 @@ static const char *const plain_properties[] = {
   "type",
   "driver",
   "driver-override",
+  "original-driver",
   "state",
   "iommu-group",
   "group-viable",
   "numa-node",
   "boot-vga",
   "reset-methods",
+  "protection-reason",
   NULL,
 };
 
@@ -83,6 +90,273 @@ addresses_to_paths (GBinding *binding,
   return TRUE;
 }
 
+/* One Bind or Unbind call, from the handler to the reply. */
+typedef struct
+{
+  PpExporter *exporter;
+  GDBusMethodInvocation *invocation;
+  PpOperation op;
+  char *address;
+} Call;
+
+static void
+call_free (Call *call)
+{
+  g_object_unref (call->exporter);
+  g_object_unref (call->invocation);
+  g_free (call->address);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+static GVariant *
+steps_to_variant (GPtrArray *steps)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sss)"));
+  for (guint i = 0; i < steps->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (steps, i);
+      g_variant_builder_add (&builder, "(sss)", step->address, step->from,
+                             step->to);
+    }
+  return g_variant_new ("(@a(sss))", g_variant_builder_end (&builder));
+}
+
+static void
+return_error (Call *call, GError *error)
+{
+  g_dbus_method_invocation_return_gerror (call->invocation, error);
+}
+
+/* Reads the options every method accepts: unknown keys and wrong types
+ * are errors, not silently ignored. */
+static gboolean
+parse_options (GVariant *options,
+               const char *const *known,
+               GHashTable *values,
+               GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      if (!g_strv_contains (known, key))
+        {
+          g_autofree char *list = g_strjoinv (", ", (char **) known);
+          g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                       "unknown option \"%.64s\" (known: %s)", key, list);
+          return FALSE;
+        }
+      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        {
+          g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                       "option \"%s\" must be a boolean (b), not %s", key,
+                       g_variant_get_type_string (value));
+          return FALSE;
+        }
+      g_hash_table_insert (values, g_strdup (key),
+                           GINT_TO_POINTER (g_variant_get_boolean (value)));
+    }
+  return TRUE;
+}
+
+static gboolean
+option (GHashTable *values, const char *key, gboolean fallback)
+{
+  gpointer value;
+
+  if (!g_hash_table_lookup_extended (values, key, NULL, &value))
+    return fallback;
+  return GPOINTER_TO_INT (value);
+}
+
+static void
+on_run_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (Call) call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) steps = NULL;
+
+  steps = pp_binder_run_finish (PP_BINDER (source), result, &error);
+  if (steps == NULL)
+    {
+      g_message ("%s of %s failed: %s",
+                 call->op == PP_OPERATION_BIND ? "Bind" : "Unbind",
+                 call->address, error->message);
+      return_error (call, error);
+      return;
+    }
+  g_message ("%s of %s: %u devices moved",
+             call->op == PP_OPERATION_BIND ? "Bind" : "Unbind", call->address,
+             steps->len);
+  g_dbus_method_invocation_return_value (call->invocation,
+                                         steps_to_variant (steps));
+}
+
+typedef struct
+{
+  Call *call;
+  GPtrArray *plan;
+} Authorizing;
+
+static void
+on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Authorizing *auth = user_data;
+  g_autoptr (Call) call = auth->call;
+  g_autoptr (GPtrArray) plan = auth->plan;
+  g_autoptr (GError) error = NULL;
+  PpDevice *device;
+  PpBinder *binder;
+  PpOperation op;
+
+  g_free (auth);
+  if (!pp_auth_check_finish (PP_AUTH (source), result, &error))
+    {
+      return_error (call, error);
+      return;
+    }
+
+  /* The device may have gone while polkit was asked. */
+  device = pp_registry_lookup (call->exporter->registry, call->address);
+  if (device == NULL)
+    {
+      g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone",
+                   call->address);
+      return_error (call, error);
+      return;
+    }
+  /* Arguments are evaluated in any order: take what is needed from the
+   * call before handing it over. */
+  binder = call->exporter->binder;
+  op = call->op;
+  pp_binder_run_async (binder, op, device, plan, on_run_done,
+                       g_steal_pointer (&call));
+}
+
+static gboolean
+handle_operation (PpExporter *self,
+                  GDBusMethodInvocation *invocation,
+                  PpOperation op,
+                  const char *address,
+                  GVariant *options)
+{
+  static const char *const bind_options[]
+      = { "group", "force", "dry_run", NULL };
+  static const char *const unbind_options[] = { "group", "dry_run", NULL };
+  g_autoptr (Call) call = g_new0 (Call, 1);
+  g_autoptr (GHashTable) values
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) details = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) plan = NULL;
+  PpDevice *device;
+  PpDevice *protected = NULL;
+  Authorizing *auth;
+  const char *action;
+
+  call->exporter = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  call->op = op;
+  call->address = g_strdup (address);
+
+  if (!parse_options (options,
+                      op == PP_OPERATION_BIND ? bind_options : unbind_options,
+                      values, &error))
+    goto fail;
+
+  device = pp_registry_lookup (self->registry, address);
+  if (device == NULL)
+    {
+      g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone", address);
+      goto fail;
+    }
+
+  plan = pp_binder_plan (self->binder, op, device,
+                         option (values, "group", TRUE), &error);
+  if (plan == NULL)
+    goto fail;
+
+  if (op == PP_OPERATION_BIND)
+    {
+      protected = pp_binder_find_protected (self->binder, plan);
+      if (protected != NULL && !option (values, "force", FALSE))
+        {
+          g_set_error (&error, PP_ERROR, PP_ERROR_PROTECTED,
+                       "%s is protected (%s): the host depends on it; pass "
+                       "the force option to move it anyway",
+                       pp_device_get_address (protected),
+                       pp_device_get_protection_reason (protected));
+          goto fail;
+        }
+    }
+
+  /* A plan changes nothing: reading needs no authorization, and neither
+   * does a call with nothing to do. */
+  if (option (values, "dry_run", FALSE) || plan->len == 0)
+    {
+      g_dbus_method_invocation_return_value (invocation,
+                                             steps_to_variant (plan));
+      return TRUE;
+    }
+
+  if (op == PP_OPERATION_UNBIND)
+    action = PP_ACTION_UNBIND;
+  else if (protected != NULL)
+    action = PP_ACTION_BIND_PROTECTED;
+  else
+    action = PP_ACTION_BIND;
+
+  g_hash_table_insert (details, "device", (gpointer) address);
+  g_hash_table_insert (details, "vendor",
+                       (gpointer) pp_device_get_vendor_name (device));
+  g_hash_table_insert (details, "name",
+                       *pp_device_get_device_name (device) != '\0'
+                           ? (gpointer) pp_device_get_device_name (device)
+                           : (gpointer) "PCI device");
+
+  auth = g_new0 (Authorizing, 1);
+  auth->call = g_steal_pointer (&call);
+  auth->plan = g_steal_pointer (&plan);
+  pp_auth_check_async (self->auth, invocation, action, details, on_authorized,
+                       auth);
+  return TRUE;
+
+fail:
+  return_error (call, error);
+  return TRUE;
+}
+
+static gboolean
+on_handle_bind (PpDbusDevice *iface,
+                GDBusMethodInvocation *invocation,
+                GVariant *options,
+                gpointer user_data)
+{
+  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
+
+  return handle_operation (self, invocation, PP_OPERATION_BIND,
+                           pp_dbus_device_get_address (iface), options);
+}
+
+static gboolean
+on_handle_unbind (PpDbusDevice *iface,
+                  GDBusMethodInvocation *invocation,
+                  GVariant *options,
+                  gpointer user_data)
+{
+  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
+
+  return handle_operation (self, invocation, PP_OPERATION_UNBIND,
+                           pp_dbus_device_get_address (iface), options);
+}
+
 static void
 export_device (PpExporter *self, PpDevice *device)
 {
@@ -100,6 +374,10 @@ export_device (PpExporter *self, PpDevice *device)
                                "physical-function", G_BINDING_SYNC_CREATE,
                                address_to_path, NULL, NULL, NULL);
 
+  g_object_set_data (G_OBJECT (iface), "pp-exporter", self);
+  g_signal_connect (iface, "handle-bind", G_CALLBACK (on_handle_bind), NULL);
+  g_signal_connect (iface, "handle-unbind", G_CALLBACK (on_handle_unbind),
+                    NULL);
   pp_dbus_object_skeleton_set_device (object, iface);
   g_dbus_object_manager_server_export (self->server,
                                        G_DBUS_OBJECT_SKELETON (object));
@@ -109,6 +387,16 @@ static void
 on_device_added (PpRegistry *registry, PpDevice *device, gpointer user_data)
 {
   export_device (PP_EXPORTER (user_data), device);
+}
+
+static void
+on_device_removed (PpRegistry *registry, PpDevice *device, gpointer user_data)
+{
+  PpExporter *self = PP_EXPORTER (user_data);
+  g_autofree char *path
+      = pp_address_to_object_path (pp_device_get_address (device));
+
+  g_dbus_object_manager_server_unexport (self->server, path);
 }
 
 static void
@@ -144,6 +432,8 @@ pp_exporter_export (PpExporter *self, GDBusConnection *connection)
 
   self->added_id = g_signal_connect (self->registry, "device-added",
                                      G_CALLBACK (on_device_added), self);
+  self->removed_id = g_signal_connect (self->registry, "device-removed",
+                                       G_CALLBACK (on_device_removed), self);
 
   /* Going on the bus last: the tree appears whole. */
   g_dbus_object_manager_server_set_connection (self->server, connection);
@@ -155,6 +445,7 @@ pp_exporter_unexport (PpExporter *self)
   g_return_if_fail (PP_IS_EXPORTER (self));
 
   g_clear_signal_handler (&self->added_id, self->registry);
+  g_clear_signal_handler (&self->removed_id, self->registry);
   if (self->server != NULL)
     g_dbus_object_manager_server_set_connection (self->server, NULL);
   g_clear_object (&self->server);
@@ -168,6 +459,8 @@ pp_exporter_dispose (GObject *object)
   if (self->registry != NULL)
     pp_exporter_unexport (self);
   g_clear_object (&self->registry);
+  g_clear_object (&self->binder);
+  g_clear_object (&self->auth);
   G_OBJECT_CLASS (pp_exporter_parent_class)->dispose (object);
 }
 
@@ -183,10 +476,12 @@ pp_exporter_init (PpExporter *self)
 }
 
 PpExporter *
-pp_exporter_new (PpRegistry *registry)
+pp_exporter_new (PpRegistry *registry, PpBinder *binder)
 {
   PpExporter *self = g_object_new (PP_TYPE_EXPORTER, NULL);
 
   self->registry = g_object_ref (registry);
+  self->binder = g_object_ref (binder);
+  self->auth = pp_auth_new ();
   return self;
 }

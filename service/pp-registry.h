@@ -2,7 +2,8 @@
  *
  * The model's root: it reads sysfs through PpSysfs, names devices from
  * the hardware database, and keeps the IOMMU group table current.  It
- * knows nothing of D-Bus; exporters follow its "device-added" signal.
+ * knows nothing of D-Bus; exporters follow its "device-added" and
+ * "device-removed" signals.
  */
 #pragma once
 
@@ -29,5 +30,17 @@ GPtrArray *pp_registry_get_devices (PpRegistry *self);
 PpDevice *pp_registry_lookup (PpRegistry *self, const char *address);
 
 guint pp_registry_get_n_devices (PpRegistry *self);
+
+/* Members of IOMMU group @group sorted by address (borrowed), or NULL. */
+GPtrArray *pp_registry_get_group_members (PpRegistry *self, int group);
+
+/* Re-reads one device from sysfs and publishes what changed, its group's
+ * included; a device that is gone is removed ("device-removed"). */
+void pp_registry_refresh_device (PpRegistry *self, const char *address);
+
+/* Re-evaluates what sysfs events do not announce: which devices the host
+ * depends on (ProtectionReason) and which VFIO groups are open (State
+ * "in-use"). */
+void pp_registry_update_host_state (PpRegistry *self);
 
 G_END_DECLS

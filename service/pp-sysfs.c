@@ -3,13 +3,10 @@
 #include "pp-sysfs.h"
 
 #include "pp-address.h"
-#include "pp-error.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <libudev.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct udev_enumerate PpUdevEnumerate;
 typedef struct udev_device PpUdevDevice;
@@ -21,16 +18,9 @@ struct _PpSysfs
   GObject parent_instance;
 
   struct udev *udev;
-  gboolean read_only;
 };
 
 G_DEFINE_TYPE (PpSysfs, pp_sysfs, G_TYPE_OBJECT)
-
-/* The only sysfs files the bind and unbind sequences write to
- * (../shared/DESIGN.md, "Kernel interaction"). */
-static const char *const writable_files[] = {
-  "driver_override", "bind", "unbind", "drivers_probe", NULL,
-};
 
 void
 pp_sysfs_device_free (PpSysfsDevice *info)
@@ -68,11 +58,10 @@ pp_sysfs_init (PpSysfs *self)
 }
 
 PpSysfs *
-pp_sysfs_new (gboolean read_only, GError **error)
+pp_sysfs_new (GError **error)
 {
   g_autoptr (PpSysfs) self = g_object_new (PP_TYPE_SYSFS, NULL);
 
-  self->read_only = read_only;
   self->udev = udev_new ();
   if (self->udev == NULL)
     {
@@ -82,13 +71,6 @@ pp_sysfs_new (gboolean read_only, GError **error)
       return NULL;
     }
   return g_steal_pointer (&self);
-}
-
-gboolean
-pp_sysfs_get_read_only (PpSysfs *self)
-{
-  g_return_val_if_fail (PP_IS_SYSFS (self), TRUE);
-  return self->read_only;
 }
 
 struct udev *
@@ -341,73 +323,4 @@ pp_sysfs_enumerate (PpSysfs *self, GError **error)
 
   g_ptr_array_sort (devices, compare_by_address);
   return g_steal_pointer (&devices);
-}
-
-gboolean
-pp_sysfs_write (PpSysfs *self,
-                const char *path,
-                const char *value,
-                GError **error)
-{
-  g_autofree char *name = NULL;
-  g_autofree char *shown = NULL;
-  gsize len;
-  gssize written;
-  int fd;
-  int err;
-
-  g_return_val_if_fail (PP_IS_SYSFS (self), FALSE);
-  g_return_val_if_fail (path != NULL && value != NULL, FALSE);
-
-  shown = g_strescape (value, NULL);
-  if (self->read_only)
-    {
-      g_set_error (error, PP_ERROR, PP_ERROR_READ_ONLY,
-                   "pcipassd runs with --read-only: not writing \"%s\" to %s",
-                   shown, path);
-      return FALSE;
-    }
-
-  name = g_path_get_basename (path);
-  if (!g_str_has_prefix (path, "/sys/")
-      || !g_strv_contains (writable_files, name))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "refusing to write to %s: not a file of the bind sequence",
-                   path);
-      return FALSE;
-    }
-
-  fd = open (path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      err = errno;
-      g_set_error (error, PP_ERROR, PP_ERROR_KERNEL, "opening %s: %s", path,
-                   g_strerror (err));
-      return FALSE;
-    }
-
-  /* sysfs stores take the whole value in one write. */
-  len = strlen (value);
-  do
-    written = write (fd, value, len);
-  while (written < 0 && errno == EINTR);
-  err = errno;
-  close (fd);
-
-  if (written < 0)
-    {
-      g_set_error (error, PP_ERROR, PP_ERROR_KERNEL, "writing \"%s\" to %s: %s",
-                   shown, path, g_strerror (err));
-      return FALSE;
-    }
-  if ((gsize) written != len)
-    {
-      g_set_error (error, PP_ERROR, PP_ERROR_KERNEL,
-                   "writing \"%s\" to %s: short write (%" G_GSSIZE_FORMAT
-                   " of %" G_GSIZE_FORMAT " bytes)",
-                   shown, path, written, len);
-      return FALSE;
-    }
-  return TRUE;
 }

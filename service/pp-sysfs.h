@@ -1,9 +1,7 @@
-/* PpSysfs: the one module that touches PCI sysfs.
+/* PpSysfs: reads PCI sysfs.
  *
- * Reading: a device's files are read once into a PpSysfsDevice snapshot,
- * which the model then applies.  Writing: every write the daemon makes to
- * sysfs goes through pp_sysfs_write(), which refuses in read-only mode and
- * refuses any file the kernel sequence does not need.
+ * A device's files are read once into a PpSysfsDevice snapshot, which the
+ * model then applies.  Nothing here writes: writes are PpKernel's alone.
  */
 #pragma once
 
@@ -38,10 +36,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpSysfsDevice, pp_sysfs_device_free)
 #define PP_TYPE_SYSFS (pp_sysfs_get_type ())
 G_DECLARE_FINAL_TYPE (PpSysfs, pp_sysfs, PP, SYSFS, GObject)
 
-/* @read_only: when TRUE every write is refused with PP_ERROR_READ_ONLY. */
-PpSysfs *pp_sysfs_new (gboolean read_only, GError **error);
-
-gboolean pp_sysfs_get_read_only (PpSysfs *self);
+PpSysfs *pp_sysfs_new (GError **error);
 
 /* The libudev context, for the names database and (later) the monitor. */
 struct udev *pp_sysfs_get_udev (PpSysfs *self);
@@ -54,14 +49,5 @@ GPtrArray *pp_sysfs_enumerate (PpSysfs *self, GError **error);
 /* Reads one device, by its /sys/devices path. */
 PpSysfsDevice *
 pp_sysfs_read_device (PpSysfs *self, const char *syspath, GError **error);
-
-/* Writes @value to the sysfs file @path with a single write(2).  Only the
- * files the bind sequence uses are accepted (driver_override, bind,
- * unbind, drivers_probe).  Failures are PP_ERROR_KERNEL naming the file
- * and the errno text; read-only mode gives PP_ERROR_READ_ONLY. */
-gboolean pp_sysfs_write (PpSysfs *self,
-                         const char *path,
-                         const char *value,
-                         GError **error);
 
 G_END_DECLS

@@ -1,0 +1,35 @@
+/* PpAuth: the polkit check behind every state-changing call.
+ *
+ * Asynchronous, with the caller's bus name as the subject.  Interaction
+ * (a password prompt) is allowed only when the caller's message carries
+ * the allow-interactive-authorization flag.  No polkit, a failing polkit
+ * or a dismissed prompt all deny: PP_ERROR_NOT_AUTHORIZED.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define PP_ACTION_BIND "io.github.pcipassd.bind"
+#define PP_ACTION_UNBIND "io.github.pcipassd.unbind"
+#define PP_ACTION_BIND_PROTECTED "io.github.pcipassd.bind-protected"
+
+#define PP_TYPE_AUTH (pp_auth_get_type ())
+G_DECLARE_FINAL_TYPE (PpAuth, pp_auth, PP, AUTH, GObject)
+
+PpAuth *pp_auth_new (void);
+
+/* Asks polkit whether the sender of @invocation may do @action_id.
+ * @details (string -> string) name the device in the prompt. */
+void pp_auth_check_async (PpAuth *self,
+                          GDBusMethodInvocation *invocation,
+                          const char *action_id,
+                          GHashTable *details,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+
+gboolean
+pp_auth_check_finish (PpAuth *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,477 @@
+#include "pp-binder.h"
+
+#include "pp-error.h"
+#include "pp-iommu.h"
+
+struct _PpBinder
+{
+  GObject parent_instance;
+
+  PpRegistry *registry;
+  PpKernel *kernel;
+  PpStore *store;
+  GHashTable *busy_groups; /* group numbers with an operation running */
+};
+
+G_DEFINE_TYPE (PpBinder, pp_binder, G_TYPE_OBJECT)
+
+void
+pp_step_free (PpStep *step)
+{
+  if (step == NULL)
+    return;
+  g_free (step->address);
+  g_free (step->from);
+  g_free (step->to);
+  g_free (step->override);
+  g_free (step);
+}
+
+static PpStep *
+step_copy (const PpStep *step)
+{
+  PpStep *copy = g_new0 (PpStep, 1);
+
+  copy->address = g_strdup (step->address);
+  copy->from = g_strdup (step->from);
+  copy->to = g_strdup (step->to);
+  copy->override = g_strdup (step->override);
+  copy->known = step->known;
+  return copy;
+}
+
+static GPtrArray *
+plan_copy (GPtrArray *plan)
+{
+  return g_ptr_array_copy (plan, (GCopyFunc) (void (*) (void)) step_copy, NULL);
+}
+
+static void
+pp_binder_finalize (GObject *object)
+{
+  PpBinder *self = PP_BINDER (object);
+
+  g_clear_pointer (&self->busy_groups, g_hash_table_unref);
+  g_clear_object (&self->store);
+  g_clear_object (&self->kernel);
+  g_clear_object (&self->registry);
+  G_OBJECT_CLASS (pp_binder_parent_class)->finalize (object);
+}
+
+static void
+pp_binder_class_init (PpBinderClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pp_binder_finalize;
+}
+
+static void
+pp_binder_init (PpBinder *self)
+{
+  self->busy_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
+}
+
+PpBinder *
+pp_binder_new (PpRegistry *registry, PpKernel *kernel, PpStore *store)
+{
+  PpBinder *self = g_object_new (PP_TYPE_BINDER, NULL);
+
+  self->registry = g_object_ref (registry);
+  self->kernel = g_object_ref (kernel);
+  self->store = g_object_ref (store);
+  return self;
+}
+
+static void
+publish_original_driver (PpBinder *self, PpDevice *device)
+{
+  g_autofree char *driver = NULL;
+  g_autofree char *override = NULL;
+
+  if (pp_store_lookup (self->store, pp_device_get_address (device), &driver,
+                       &override))
+    pp_device_set_original_driver (device, driver);
+  else
+    pp_device_set_original_driver (device, "");
+}
+
+void
+pp_binder_reconcile (PpBinder *self)
+{
+  g_auto (GStrv) records = pp_store_list (self->store);
+
+  for (char **a = records; *a != NULL; a++)
+    {
+      PpDevice *device = pp_registry_lookup (self->registry, *a);
+      g_autofree char *driver = NULL;
+      g_autofree char *override = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (device == NULL)
+        {
+          /* It may come back (hotplug); keep what we know. */
+          g_message ("record for %s, which is not present: kept", *a);
+          continue;
+        }
+      pp_store_lookup (self->store, *a, &driver, &override);
+      if (g_str_equal (pp_device_get_driver (device), driver)
+          && g_str_equal (pp_device_get_driver_override (device), override))
+        {
+          g_message ("%s is back on %s: dropping its record", *a,
+                     *driver != '\0' ? driver : "no driver");
+          if (!pp_store_remove (self->store, *a, &error))
+            g_warning ("%s", error->message);
+          continue;
+        }
+      g_message ("%s was moved from %s by pcipassd and is now on %s", *a,
+                 *driver != '\0' ? driver : "no driver",
+                 *pp_device_get_driver (device) != '\0'
+                     ? pp_device_get_driver (device)
+                     : "no driver");
+    }
+
+  {
+    g_autoptr (GPtrArray) devices = pp_registry_get_devices (self->registry);
+    for (guint i = 0; i < devices->len; i++)
+      publish_original_driver (self, g_ptr_array_index (devices, i));
+  }
+}
+
+static gboolean
+check_not_busy (PpBinder *self, int group, GError **error)
+{
+  if (group >= 0
+      && g_hash_table_contains (self->busy_groups, GINT_TO_POINTER (group)))
+    {
+      g_set_error (error, PP_ERROR, PP_ERROR_BUSY,
+                   "another operation on IOMMU group %d is running", group);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+plan_bind (PpBinder *self, PpDevice *device, GPtrArray *members, GError **error)
+{
+  g_autoptr (GPtrArray) plan
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_step_free);
+
+  if (pp_device_get_iommu_group (device) < 0)
+    {
+      g_set_error (error, PP_ERROR, PP_ERROR_IOMMU_DISABLED,
+                   "%s has no IOMMU group, so VFIO cannot take it: enable "
+                   "the IOMMU (intel_iommu=on or amd_iommu=on on the kernel "
+                   "command line)",
+                   pp_device_get_address (device));
+      return NULL;
+    }
+  if (!pp_kernel_vfio_registered (self->kernel))
+    {
+      g_set_error (error, PP_ERROR, PP_ERROR_VFIO_UNAVAILABLE,
+                   "vfio-pci is not loaded: run \"modprobe vfio-pci\"");
+      return NULL;
+    }
+
+  for (guint i = 0; i < members->len; i++)
+    {
+      PpDevice *member = g_ptr_array_index (members, i);
+      PpStep *step;
+
+      /* vfio-pci refuses bridges; they stay (DMA-managed or unbound).  The
+       * device asked for is always tried, so the kernel can say why not. */
+      if (member != device
+          && g_str_equal (pp_device_get_device_type (member), "bridge"))
+        continue;
+      if (pp_iommu_driver_is_vfio (pp_device_get_driver (member)))
+        continue;
+
+      step = g_new0 (PpStep, 1);
+      step->address = g_strdup (pp_device_get_address (member));
+      step->from = g_strdup (pp_device_get_driver (member));
+      step->to = g_strdup (PP_VFIO_DRIVER);
+      step->override = g_strdup (pp_device_get_driver_override (member));
+      g_ptr_array_add (plan, step);
+    }
+  return g_steal_pointer (&plan);
+}
+
+static GPtrArray *
+plan_unbind (PpBinder *self, GPtrArray *members, GError **error)
+{
+  g_autoptr (GPtrArray) plan
+      = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_step_free);
+
+  for (guint i = 0; i < members->len; i++)
+    {
+      PpDevice *member = g_ptr_array_index (members, i);
+      const char *address = pp_device_get_address (member);
+      g_autofree char *driver = NULL;
+      g_autofree char *override = NULL;
+      gboolean known
+          = pp_store_lookup (self->store, address, &driver, &override);
+      PpStep *step;
+
+      /* On vfio-pci, or left half-way by a crash: both need giving back. */
+      if (!pp_iommu_driver_is_vfio (pp_device_get_driver (member)) && !known)
+        continue;
+      if (known && g_str_equal (pp_device_get_driver (member), driver)
+          && g_str_equal (pp_device_get_driver_override (member), override))
+        continue;
+
+      if (g_str_equal (pp_device_get_state (member), PP_DEVICE_STATE_IN_USE))
+        {
+          g_set_error (error, PP_ERROR, PP_ERROR_BUSY,
+                       "%s is in use: its VFIO group /dev/vfio/%d is open "
+                       "(a running VM?); stop the user first",
+                       address, pp_device_get_iommu_group (member));
+          return NULL;
+        }
+
+      step = g_new0 (PpStep, 1);
+      step->address = g_strdup (address);
+      step->from = g_strdup (pp_device_get_driver (member));
+      step->known = known;
+      step->to = g_strdup (known ? driver : "");
+      step->override = g_strdup (known ? override : "");
+      g_ptr_array_add (plan, step);
+    }
+  return g_steal_pointer (&plan);
+}
+
+GPtrArray *
+pp_binder_plan (PpBinder *self,
+                PpOperation op,
+                PpDevice *device,
+                gboolean whole_group,
+                GError **error)
+{
+  g_autoptr (GPtrArray) members = g_ptr_array_new ();
+  int group = pp_device_get_iommu_group (device);
+  GPtrArray *group_members
+      = group >= 0 ? pp_registry_get_group_members (self->registry, group)
+                   : NULL;
+
+  if (!check_not_busy (self, group, error))
+    return NULL;
+
+  /* What we plan on must be current: mounts, routes and VFIO users
+   * change without uevents. */
+  pp_registry_update_host_state (self->registry);
+
+  if (whole_group && group_members != NULL)
+    g_ptr_array_extend (members, group_members, NULL, NULL);
+  else
+    g_ptr_array_add (members, device);
+
+  if (op == PP_OPERATION_BIND)
+    return plan_bind (self, device, members, error);
+  return plan_unbind (self, members, error);
+}
+
+PpDevice *
+pp_binder_find_protected (PpBinder *self, GPtrArray *plan)
+{
+  for (guint i = 0; i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+      PpDevice *device = pp_registry_lookup (self->registry, step->address);
+
+      if (device != NULL && *pp_device_get_protection_reason (device) != '\0')
+        return device;
+    }
+  return NULL;
+}
+
+typedef struct
+{
+  PpOperation op;
+  int group;
+  GPtrArray *plan; /* worker's copy */
+} RunData;
+
+static void
+run_data_free (RunData *data)
+{
+  g_ptr_array_unref (data->plan);
+  g_free (data);
+}
+
+/* Gives the devices of @done back, last first; failures are added to
+ * @error's message, which already says what went wrong. */
+static void
+roll_back (PpBinder *self, GPtrArray *done, GError **error)
+{
+  g_autoptr (GString) failures = g_string_new (NULL);
+  g_autoptr (GString) restored = g_string_new (NULL);
+
+  for (guint i = done->len; i > 0; i--)
+    {
+      PpStep *step = g_ptr_array_index (done, i - 1);
+      g_autoptr (GError) local_error = NULL;
+
+      if (pp_kernel_restore (self->kernel, step->address, step->from,
+                             step->override, &local_error)
+          && pp_store_remove (self->store, step->address, &local_error))
+        g_string_append_printf (restored, "%s%s", restored->len ? ", " : "",
+                                step->address);
+      else
+        g_string_append_printf (failures, "; could not give %s back: %s",
+                                step->address, local_error->message);
+    }
+
+  if (error != NULL && *error != NULL)
+    {
+      char *message = g_strdup_printf (
+          "%s (rolled back: %s)%s", (*error)->message,
+          restored->len > 0 ? restored->str : "nothing", failures->str);
+
+      g_free ((*error)->message);
+      (*error)->message = message;
+    }
+}
+
+static gboolean
+run_bind (PpBinder *self, GPtrArray *plan, GError **error)
+{
+  g_autoptr (GPtrArray) done = g_ptr_array_new ();
+
+  for (guint i = 0; i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+      g_autofree char *driver = NULL;
+      g_autofree char *override = NULL;
+
+      /* On disk before the first write: a crash from here on still
+       * knows where the device belongs. */
+      if (!pp_store_lookup (self->store, step->address, &driver, &override)
+          && !pp_store_put (self->store, step->address, step->from,
+                            step->override, error))
+        {
+          g_prefix_error (error, "recording %s: ", step->address);
+          roll_back (self, done, error);
+          return FALSE;
+        }
+      g_ptr_array_add (done, step);
+
+      if (!pp_kernel_bind_vfio (self->kernel, step->address, error))
+        {
+          roll_back (self, done, error);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+run_unbind (PpBinder *self, GPtrArray *plan, GError **error)
+{
+  for (guint i = 0; i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+
+      if (!pp_kernel_restore (self->kernel, step->address,
+                              step->known ? step->to : NULL, step->override,
+                              error))
+        return FALSE;
+      if (!pp_store_remove (self->store, step->address, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+run_in_thread (GTask *task,
+               gpointer source,
+               gpointer task_data,
+               GCancellable *cancellable)
+{
+  PpBinder *self = source;
+  RunData *data = task_data;
+  GError *error = NULL;
+  gboolean ok;
+
+  if (data->op == PP_OPERATION_BIND)
+    ok = run_bind (self, data->plan, &error);
+  else
+    ok = run_unbind (self, data->plan, &error);
+
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+void
+pp_binder_run_async (PpBinder *self,
+                     PpOperation op,
+                     PpDevice *device,
+                     GPtrArray *plan,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
+  g_autoptr (GError) error = NULL;
+  RunData *data;
+  int group = pp_device_get_iommu_group (device);
+
+  g_task_set_source_tag (task, pp_binder_run_async);
+
+  /* The group may have become busy while polkit was asked. */
+  if (!check_not_busy (self, group, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (pp_kernel_get_read_only (self->kernel) && plan->len > 0)
+    {
+      g_set_error (&error, PP_ERROR, PP_ERROR_READ_ONLY,
+                   "pcipassd runs with --read-only: not moving %s",
+                   pp_device_get_address (device));
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  data = g_new0 (RunData, 1);
+  data->op = op;
+  data->group = group;
+  data->plan = plan_copy (plan);
+  g_task_set_task_data (task, data, (GDestroyNotify) run_data_free);
+
+  if (group >= 0)
+    g_hash_table_add (self->busy_groups, GINT_TO_POINTER (group));
+  g_task_run_in_thread (task, run_in_thread);
+}
+
+GPtrArray *
+pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error)
+{
+  GTask *task = G_TASK (result);
+  RunData *data = g_task_get_task_data (task);
+  g_autoptr (GPtrArray) steps = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  ok = g_task_propagate_boolean (task, error);
+  if (data == NULL)
+    return NULL; /* refused before anything ran */
+
+  g_hash_table_remove (self->busy_groups, GINT_TO_POINTER (data->group));
+
+  /* Whatever happened, show what sysfs says now. */
+  steps = plan_copy (data->plan);
+  for (guint i = 0; i < steps->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (steps, i);
+      PpDevice *device;
+
+      pp_registry_refresh_device (self->registry, step->address);
+      device = pp_registry_lookup (self->registry, step->address);
+      if (device == NULL)
+        continue;
+      publish_original_driver (self, device);
+      g_free (step->to);
+      step->to = g_strdup (pp_device_get_driver (device));
+    }
+
+  return ok ? g_steal_pointer (&steps) : NULL;
+}

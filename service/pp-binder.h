@@ -1,0 +1,72 @@
+/* PpBinder: Bind and Unbind as the model sees them.
+ *
+ * Plans which devices move (the whole IOMMU group's endpoints by default;
+ * bridges stay), serializes operations per group, records each device's
+ * original driver in the store before touching it, runs PpKernel's
+ * sequences in a worker thread, and rolls a failed Bind back so it is all
+ * or nothing.  It knows nothing of D-Bus or polkit.
+ */
+#pragma once
+
+#include "pp-kernel.h"
+#include "pp-registry.h"
+#include "pp-store.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PP_OPERATION_BIND,
+  PP_OPERATION_UNBIND,
+} PpOperation;
+
+/* One device's move. */
+typedef struct
+{
+  char *address;
+  char *from;     /* driver before, "" when unbound */
+  char *to;       /* driver after; for Unbind of a device pcipassd did not
+                     move, "" until done (whatever the kernel probes) */
+  char *override; /* driver_override before (Bind) or to restore (Unbind) */
+  gboolean known; /* Unbind: the original driver is on record */
+} PpStep;
+
+void pp_step_free (PpStep *step);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpStep, pp_step_free)
+
+#define PP_TYPE_BINDER (pp_binder_get_type ())
+G_DECLARE_FINAL_TYPE (PpBinder, pp_binder, PP, BINDER, GObject)
+
+PpBinder *
+pp_binder_new (PpRegistry *registry, PpKernel *kernel, PpStore *store);
+
+/* Matches the records with what sysfs shows, after a restart or a crash:
+ * a device back on its original driver drops its record; any other keeps
+ * it, so Unbind can still restore it.  Publishes OriginalDriver. */
+void pp_binder_reconcile (PpBinder *self);
+
+/* The steps @op would take for @device, changing nothing.  Errors:
+ * IommuDisabled (no group), VfioUnavailable, Busy (an operation on the
+ * group is running, or for Unbind the VFIO group is open). */
+GPtrArray *pp_binder_plan (PpBinder *self,
+                           PpOperation op,
+                           PpDevice *device,
+                           gboolean whole_group,
+                           GError **error);
+
+/* The first device of @plan the host depends on, or NULL. */
+PpDevice *pp_binder_find_protected (PpBinder *self, GPtrArray *plan);
+
+/* Carries out @plan off the main loop.  The result is the steps as done,
+ * each device's properties refreshed from sysfs. */
+void pp_binder_run_async (PpBinder *self,
+                          PpOperation op,
+                          PpDevice *device,
+                          GPtrArray *plan,
+                          GAsyncReadyCallback callback,
+                          gpointer user_data);
+
+GPtrArray *
+pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,24 @@
+/* Which PCI functions the host itself depends on.
+ *
+ * Reads /proc/self/mountinfo and /proc/net/route (and ipv6_route), and
+ * follows each mounted block device and each default-route interface
+ * through sysfs to the PCI functions on its path: the controller and
+ * every bridge above it.  Moving any of them to vfio-pci takes the root
+ * disk or the network away from the host.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PP_PROTECT_BOOT_VGA "boot-vga"
+#define PP_PROTECT_MOUNTED "mounted-filesystem"
+#define PP_PROTECT_DEFAULT_ROUTE "default-route"
+
+/* address -> reason (static strings) for every function on the path to a
+ * mounted block device or a default-route NIC.  Boot VGA is a device
+ * property, not found here.  Unreadable files count as "nothing there". */
+GHashTable *pp_protect_scan (void);
+
+G_END_DECLS
