@@ -1,24 +1,28 @@
 /* pcipassctl: the command-line client of pcipassd.
  *
- * Every command reads the device objects pcipassd publishes on the system
- * bus and prints them as an aligned table or, with --json, as the JSON
- * described in json-format.md.
+ * list, show and groups read the device objects pcipassd publishes on the
+ * system bus and print them as an aligned table or, with --json, as the
+ * JSON described in json-format.md.  bind and unbind call Device.Bind and
+ * Device.Unbind: first as a dry run for the plan, then for real.
  *
  * Exit status: 0 on success, 1 when the command failed (daemon not
- * running, unknown device, bus error), 2 on bad usage.  Usage errors
- * travel as G_OPTION_ERROR, whatever detected them.
+ * running, unknown device, refused, bus error), 2 on bad usage.  Usage
+ * errors travel as G_OPTION_ERROR, whatever detected them.
  */
 #include "config.h"
 
 #include "pp-address.h"
+#include "pp-ctl-agent.h"
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
+#include "pp-error.h"
 #include "pp-table.h"
 
 #include <gio/gio.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define PP_CTL_EXIT_FAILURE 1
 #define PP_CTL_EXIT_USAGE 2
@@ -27,14 +31,20 @@
 typedef struct
 {
   gboolean json;
-  char *type;           /* list --type */
-  const char *argument; /* the positional argument, or NULL */
+  char *type;               /* list --type */
+  gboolean no_group;        /* bind, unbind --no-group */
+  gboolean dry_run;         /* bind, unbind --dry-run */
+  gboolean force;           /* bind --force */
+  gboolean no_ask_password; /* bind, unbind --no-ask-password */
+  const char *argument;     /* the positional argument, or NULL */
 } PpCtlOptions;
 
 typedef enum
 {
-  PP_CTL_OPT_JSON = 1 << 0, /* takes --json */
-  PP_CTL_OPT_TYPE = 1 << 1, /* takes --type */
+  PP_CTL_OPT_JSON = 1 << 0,  /* takes --json */
+  PP_CTL_OPT_TYPE = 1 << 1,  /* takes --type */
+  PP_CTL_OPT_MOVE = 1 << 2,  /* --no-group, --dry-run, --no-ask-password */
+  PP_CTL_OPT_FORCE = 1 << 3, /* takes --force */
 } PpCtlOptionFlags;
 
 typedef struct
@@ -220,6 +230,8 @@ show_device (PpCtlInventory *inventory, PpDbusDevice *d)
   field (table, "Driver", "%s", pp_ctl_str (pp_dbus_device_get_driver (d)));
   field (table, "DriverOverride", "%s",
          pp_ctl_str (pp_dbus_device_get_driver_override (d)));
+  field (table, "OriginalDriver", "%s",
+         pp_ctl_str (pp_dbus_device_get_original_driver (d)));
   field (table, "State", "%s", pp_ctl_str (pp_dbus_device_get_state (d)));
   field (table, "IommuGroup", "%s", group);
   field (table, "IommuGroupDevices", "%s", members);
@@ -231,6 +243,8 @@ show_device (PpCtlInventory *inventory, PpDbusDevice *d)
   field (table, "BootVga", "%s",
          pp_dbus_device_get_boot_vga (d) ? "yes" : "no");
   field (table, "ResetMethods", "%s", pp_ctl_str (reset_methods));
+  field (table, "ProtectionReason", "%s",
+         pp_ctl_str (pp_dbus_device_get_protection_reason (d)));
   print_table (table, NULL);
 }
 
@@ -326,6 +340,208 @@ cmd_groups (const PpCtlOptions *options, GError **error)
   return TRUE;
 }
 
+/* A driver name of a step; "" is an unbound device. */
+static const char *
+format_driver (const char *driver)
+{
+  return *driver != '\0' ? driver : "(none)";
+}
+
+/* Calls Device.@method ("Bind" or "Unbind") with the options of the
+ * command line, and returns its a(sss) steps. */
+static GVariant *
+call_move (PpDbusDevice *device,
+           const char *method,
+           const PpCtlOptions *options,
+           gboolean dry_run,
+           GError **error)
+{
+  g_auto (GVariantBuilder) builder
+      = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GVariant) reply = NULL;
+  GDBusCallFlags flags = G_DBUS_CALL_FLAGS_NONE;
+  GVariant *steps = NULL;
+
+  /* Only what differs from the daemon's defaults. */
+  if (options->no_group)
+    g_variant_builder_add (&builder, "{sv}", "group",
+                           g_variant_new_boolean (FALSE));
+  if (options->force)
+    g_variant_builder_add (&builder, "{sv}", "force",
+                           g_variant_new_boolean (TRUE));
+  if (dry_run)
+    g_variant_builder_add (&builder, "{sv}", "dry_run",
+                           g_variant_new_boolean (TRUE));
+
+  /* Without the flag polkit may not ask for a password: a call that
+   * needs one fails with NotAuthorized. */
+  if (!options->no_ask_password)
+    flags |= G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+
+  /* A password prompt takes as long as the user does: no timeout for the
+   * real call.  A dry run asks nobody. */
+  reply = g_dbus_proxy_call_sync (
+      G_DBUS_PROXY (device), method,
+      g_variant_new ("(@a{sv})", g_variant_builder_end (&builder)), flags,
+      dry_run ? -1 : G_MAXINT, NULL, error);
+  if (reply == NULL)
+    return NULL;
+
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(a(sss))")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "pcipassd answered %s with %s instead of (a(sss))", method,
+                   g_variant_get_type_string (reply));
+      return NULL;
+    }
+  g_variant_get (reply, "(@a(sss))", &steps);
+  return steps;
+}
+
+/* "Plan:" and a line per step, or why there is nothing to do. */
+static void
+print_plan (GVariant *plan, const char *nothing)
+{
+  g_autoptr (PpTable) table = pp_table_new (2, NULL);
+  GVariantIter iter;
+  const char *address;
+  const char *from;
+  const char *to;
+
+  g_print ("Plan:\n");
+  if (g_variant_n_children (plan) == 0)
+    {
+      g_print ("  (nothing to do: %s)\n", nothing);
+      return;
+    }
+
+  g_variant_iter_init (&iter, plan);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &address, &from, &to))
+    {
+      g_autofree char *move = g_strdup_printf ("%s -> %s", format_driver (from),
+                                               format_driver (to));
+      const char *row[] = { address, move };
+
+      pp_table_add_row (table, row);
+    }
+  print_table (table, "  ");
+}
+
+static void
+print_steps (GVariant *steps)
+{
+  GVariantIter iter;
+  const char *address;
+  const char *from;
+  const char *to;
+
+  g_variant_iter_init (&iter, steps);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &address, &from, &to))
+    g_print ("moved %s: %s -> %s\n", address, format_driver (from),
+             format_driver (to));
+}
+
+/* bind and unbind: the plan from a dry run, then, unless --dry-run, the
+ * real call.  The dry run reports most refusals (protected device, no
+ * IOMMU group, ...) before anybody is asked for a password, and shows the
+ * user what the password is for. */
+static gboolean
+move_device (const PpCtlOptions *options,
+             const char *method,
+             const char *nothing,
+             GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = NULL;
+  g_autoptr (PpCtlAgent) agent = NULL;
+  g_autoptr (GVariant) plan = NULL;
+  g_autoptr (GVariant) steps = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *address = NULL;
+  PpDbusDevice *device;
+
+  address = pp_address_normalize (options->argument, TRUE, &local);
+  if (address == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           local->message);
+      return FALSE;
+    }
+
+  inventory = pp_ctl_inventory_load (error);
+  if (inventory == NULL)
+    return FALSE;
+
+  device = pp_ctl_inventory_lookup (inventory, address);
+  if (device == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "no PCI device at %s", address);
+      return FALSE;
+    }
+
+  plan = call_move (device, method, options, TRUE, error);
+  if (plan == NULL)
+    return FALSE;
+
+  if (options->dry_run)
+    {
+      if (options->json)
+        {
+          g_autoptr (JsonNode) root = pp_ctl_json_steps ("plan", plan);
+          print_json (root);
+        }
+      else
+        {
+          print_plan (plan, nothing);
+        }
+      return TRUE;
+    }
+
+  if (!options->json)
+    print_plan (plan, nothing);
+
+  /* Nothing to move: no password for nothing. */
+  if (g_variant_n_children (plan) == 0)
+    {
+      steps = g_variant_ref (plan);
+    }
+  else
+    {
+      /* The plan must be out before a password prompt on the terminal. */
+      fflush (stdout);
+      if (!options->no_ask_password && isatty (STDIN_FILENO))
+        agent = pp_ctl_agent_register ();
+
+      steps = call_move (device, method, options, FALSE, error);
+      g_clear_pointer (&agent, pp_ctl_agent_free);
+      if (steps == NULL)
+        return FALSE;
+    }
+
+  if (options->json)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_json_steps ("steps", steps);
+      print_json (root);
+    }
+  else
+    {
+      print_steps (steps);
+    }
+  return TRUE;
+}
+
+static gboolean
+cmd_bind (const PpCtlOptions *options, GError **error)
+{
+  return move_device (options, "Bind", "already on vfio-pci", error);
+}
+
+static gboolean
+cmd_unbind (const PpCtlOptions *options, GError **error)
+{
+  return move_device (options, "Unbind", "not on vfio-pci", error);
+}
+
 static gboolean cmd_help (const PpCtlOptions *options, GError **error);
 
 static const PpCtlCommand commands[] = {
@@ -335,6 +551,11 @@ static const PpCtlCommand commands[] = {
     "Show all properties of one device" },
   { "groups", cmd_groups, NULL, PP_CTL_OPT_JSON,
     "List IOMMU groups with their members and whether they are viable" },
+  { "bind", cmd_bind, "ADDR",
+    PP_CTL_OPT_MOVE | PP_CTL_OPT_FORCE | PP_CTL_OPT_JSON,
+    "Give a device, with its IOMMU group, to vfio-pci for virtual machines" },
+  { "unbind", cmd_unbind, "ADDR", PP_CTL_OPT_MOVE | PP_CTL_OPT_JSON,
+    "Give a device, with its IOMMU group, back to its host driver" },
   { "help", cmd_help, "[COMMAND]", 0,
     "Show help for pcipassctl or for one command" },
 };
@@ -356,7 +577,8 @@ find_command (const char *name, GError **error)
 static gboolean
 run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
 {
-  g_auto (PpCtlOptions) options = { FALSE, NULL, NULL };
+  g_auto (PpCtlOptions) options
+      = { FALSE, NULL, FALSE, FALSE, FALSE, FALSE, NULL };
   gboolean help = FALSE;
   const GOptionEntry json_entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
@@ -368,6 +590,21 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
       "Only devices of TYPE: gpu, network, storage, audio, usb, bridge or "
       "other",
       "TYPE" },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry move_entries[] = {
+    { "no-group", 0, 0, G_OPTION_ARG_NONE, &options.no_group,
+      "Move only this device, not the rest of its IOMMU group", NULL },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
+      "Print the plan and change nothing", NULL },
+    { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &options.no_ask_password,
+      "Never ask for a password: fail when authorization needs one", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry force_entries[] = {
+    { "force", 0, 0, G_OPTION_ARG_NONE, &options.force,
+      "Move a protected device too (asks for an administrator's password)",
+      NULL },
     G_OPTION_ENTRY_NULL,
   };
   const GOptionEntry help_entries[] = {
@@ -386,6 +623,10 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
   g_option_context_set_summary (context, command->description);
   if (command->flags & PP_CTL_OPT_TYPE)
     g_option_context_add_main_entries (context, type_entries, NULL);
+  if (command->flags & PP_CTL_OPT_MOVE)
+    g_option_context_add_main_entries (context, move_entries, NULL);
+  if (command->flags & PP_CTL_OPT_FORCE)
+    g_option_context_add_main_entries (context, force_entries, NULL);
   if (command->flags & PP_CTL_OPT_JSON)
     g_option_context_add_main_entries (context, json_entries, NULL);
   g_option_context_add_main_entries (context, help_entries, NULL);
@@ -430,7 +671,8 @@ main_context (gboolean *help, gboolean *version)
   /* Stop at the command: the options after it are the command's. */
   g_option_context_set_strict_posix (context, TRUE);
   g_option_context_set_summary (
-      context, "Inspect the PCI devices that pcipassd publishes.");
+      context, "Inspect the PCI devices that pcipassd publishes, and give "
+               "them to virtual machines.");
   g_option_context_add_main_entries (context, entries, NULL);
   return context;
 }
@@ -455,6 +697,24 @@ print_main_help (void)
   g_print ("%sCommands:\n%s\n"
            "Run \"pcipassctl COMMAND --help\" for the options of COMMAND.\n",
            help, list);
+}
+
+/* A line of advice after the error message, or NULL. */
+static const char *
+error_hint (const GError *error)
+{
+  if (g_error_matches (error, PP_ERROR, PP_ERROR_PROTECTED))
+    return "The host depends on this device (see ProtectionReason in "
+           "\"pcipassctl show\").\n"
+           "Add --force to move it anyway; that asks for an administrator's "
+           "password every time.";
+  if (g_error_matches (error, PP_ERROR, PP_ERROR_NOT_AUTHORIZED))
+    return "polkit denied it.  Run the command on a terminal, without "
+           "--no-ask-password, to\n"
+           "authenticate as an administrator, or have an administrator "
+           "grant it to you with\n"
+           "a polkit rule (pcipassd comes with an example).";
+  return NULL;
 }
 
 static gboolean
@@ -487,6 +747,9 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   g_set_prgname ("pcipassctl");
+  /* Registers the io.github.pcipassd.Error names, so that the daemon's
+   * errors arrive as PP_ERROR codes. */
+  (void) pp_error_quark ();
 
   context = main_context (&help, &version);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -521,6 +784,8 @@ out:
 
   g_dbus_error_strip_remote_error (error);
   g_printerr ("pcipassctl: error: %s\n", error->message);
+  if (error_hint (error) != NULL)
+    g_printerr ("%s\n", error_hint (error));
   if (error->domain == G_OPTION_ERROR)
     {
       g_printerr ("Run \"%s --help\" for usage.\n", g_get_prgname ());

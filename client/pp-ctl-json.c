@@ -100,6 +100,8 @@ add_device (JsonBuilder *builder,
   add_string_or_null (builder, "driver", pp_dbus_device_get_driver (device));
   add_string_or_null (builder, "driver_override",
                       pp_dbus_device_get_driver_override (device));
+  add_string_or_null (builder, "original_driver",
+                      pp_dbus_device_get_original_driver (device));
   add_string (builder, "state", pp_dbus_device_get_state (device));
   add_int_or_null (builder, "iommu_group",
                    pp_dbus_device_get_iommu_group (device));
@@ -117,6 +119,8 @@ add_device (JsonBuilder *builder,
   add_boolean (builder, "boot_vga", pp_dbus_device_get_boot_vga (device));
   add_strings (builder, "reset_methods",
                pp_dbus_device_get_reset_methods (device));
+  add_string_or_null (builder, "protection_reason",
+                      pp_dbus_device_get_protection_reason (device));
   json_builder_end_object (builder);
 }
 
@@ -164,6 +168,32 @@ pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups)
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  return json_builder_get_root (builder);
+}
+
+JsonNode *
+pp_ctl_json_steps (const char *key, GVariant *steps)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  GVariantIter iter;
+  const char *address;
+  const char *from;
+  const char *to;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, key);
+  json_builder_begin_array (builder);
+  g_variant_iter_init (&iter, steps);
+  while (g_variant_iter_next (&iter, "(&s&s&s)", &address, &from, &to))
+    {
+      json_builder_begin_object (builder);
+      add_string (builder, "address", address);
+      add_string_or_null (builder, "from", from);
+      add_string_or_null (builder, "to", to);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
 

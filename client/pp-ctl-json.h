@@ -16,6 +16,10 @@ JsonNode *pp_ctl_json_devices (PpCtlInventory *inventory, GPtrArray *devices);
 /* An array of group objects, from pp_ctl_inventory_groups(). */
 JsonNode *pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups);
 
+/* {"KEY": [{"address": .., "from": .., "to": ..}, ..]} for the a(sss)
+ * @steps of Device.Bind and Unbind; an unbound end ("") is null. */
+JsonNode *pp_ctl_json_steps (const char *key, GVariant *steps);
+
 /* @root pretty-printed with a 2-space indent, ending with a newline. */
 char *pp_ctl_json_to_data (JsonNode *root);
 
