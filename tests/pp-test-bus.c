@@ -3,7 +3,9 @@
 #include "pp-test-bus.h"
 
 #include <signal.h>
+#include <glib/gstdio.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
 
@@ -15,17 +17,27 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGTERM);
 }
 
-GSubprocess *
-pp_test_spawn (GSubprocessFlags flags, const char *const *argv)
+static GSubprocess *
+spawn_full (GSubprocessFlags flags,
+            const char *stdout_path,
+            const char *const *argv)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
   g_autoptr (GError) error = NULL;
   GSubprocess *proc;
 
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  if (stdout_path != NULL)
+    g_subprocess_launcher_set_stdout_file_path (launcher, stdout_path);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   return proc;
+}
+
+GSubprocess *
+pp_test_spawn (GSubprocessFlags flags, const char *const *argv)
+{
+  return spawn_full (flags, NULL, argv);
 }
 
 static gboolean
@@ -143,18 +155,27 @@ PpTestBus *
 pp_test_bus_new (gboolean with_polkit)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
   PpTestBus *tb = g_new0 (PpTestBus, 1);
-  const char *address;
+  /* Our own dbus-daemon rather than GTestDBus: it must die with a test
+   * that aborts, or it holds the runner's output pipes open. */
+  const char *const argv[] = {
+    "dbus-daemon", "--session", "--nofork", "--print-address=1", NULL,
+  };
 
-  tb->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_test_dbus_up (tb->bus);
-  address = g_test_dbus_get_bus_address (tb->bus);
+  tb->bus = pp_test_spawn (G_SUBPROCESS_FLAGS_STDOUT_PIPE, argv);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (tb->bus));
+  tb->address = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (tb->address);
+  g_strstrip (tb->address);
+
   /* Everything that asks for the system bus, here and in children, must
    * reach this one, never the host's. */
-  g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
+  g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", tb->address, TRUE);
 
   tb->connection = g_dbus_connection_new_for_address_sync (
-      address,
+      tb->address,
       G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
           | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
       NULL, NULL, &error);
@@ -162,11 +183,19 @@ pp_test_bus_new (gboolean with_polkit)
 
   if (with_polkit)
     {
-      /* The python3 on PATH may be a private one without dbusmock. */
-      const char *const argv[] = {
+      const char *const polkit_argv[] = {
         "/usr/bin/python3", "-m", "dbusmock", "--template", "polkitd", NULL,
       };
-      tb->polkitd = pp_test_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, argv);
+      g_autoptr (GError) tmp_error = NULL;
+      int fd = g_file_open_tmp ("pp-polkitd-XXXXXX.log", &tb->polkit_log,
+                                &tmp_error);
+
+      g_assert_no_error (tmp_error);
+      close (fd);
+      /* The mock logs every call, subject and flags included, to stdout:
+       * tests read it back to see what was asked. */
+      tb->polkitd
+          = spawn_full (G_SUBPROCESS_FLAGS_NONE, tb->polkit_log, polkit_argv);
       pp_test_bus_wait_name (tb, POLKIT_NAME, TRUE);
     }
   return tb;
@@ -176,9 +205,18 @@ void
 pp_test_bus_start_daemon (PpTestBus *tb, const char *const *args)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  const char *wrapper_env = g_getenv ("PP_DAEMON_WRAPPER");
+  g_auto (GStrv) wrapper = wrapper_env != NULL && *wrapper_env != '\0'
+                               ? g_strsplit (wrapper_env, " ", -1)
+                               : NULL;
 
   g_assert_null (tb->daemon);
 
+  /* PP_DAEMON_WRAPPER="valgrind -q --error-exitcode=3" runs the daemon
+   * under a tool. */
+  if (wrapper != NULL)
+    for (char **w = wrapper; *w != NULL; w++)
+      g_ptr_array_add (argv, *w);
   g_ptr_array_add (argv, (gpointer) pp_test_pcipassd_path ());
   for (; args != NULL && *args != NULL; args++)
     g_ptr_array_add (argv, (gpointer) *args);
@@ -212,9 +250,16 @@ pp_test_bus_free (PpTestBus *tb)
       pp_test_wait_process (tb->polkitd);
       g_clear_object (&tb->polkitd);
     }
+  if (tb->connection != NULL)
+    g_dbus_connection_close_sync (tb->connection, NULL, NULL);
   g_clear_object (&tb->connection);
-  g_test_dbus_down (tb->bus);
+  g_subprocess_send_signal (tb->bus, SIGTERM);
+  pp_test_wait_process (tb->bus);
   g_clear_object (&tb->bus);
+  g_free (tb->address);
+  if (tb->polkit_log != NULL)
+    g_unlink (tb->polkit_log);
+  g_free (tb->polkit_log);
   g_unsetenv ("DBUS_SYSTEM_BUS_ADDRESS");
   g_free (tb);
 }
@@ -243,4 +288,30 @@ pp_test_run_ctl (const char *const *args, char **out_stderr, int *out_status)
   if (out_stderr != NULL)
     *out_stderr = g_steal_pointer (&err);
   return g_steal_pointer (&out);
+}
+
+char *
+pp_test_bus_polkit_log (PpTestBus *tb)
+{
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+
+  g_assert_nonnull (tb->polkit_log);
+  g_file_get_contents (tb->polkit_log, &contents, NULL, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+void
+pp_test_bus_set_allowed (PpTestBus *tb, const char *const *actions)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *reply = g_dbus_connection_call_sync (
+      tb->connection, POLKIT_NAME, "/org/freedesktop/PolicyKit1/Authority",
+      "org.freedesktop.DBus.Mock", "SetAllowed",
+      g_variant_new ("(^as)", actions), NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+      &error);
+
+  g_assert_no_error (error);
+  g_variant_unref (reply);
 }

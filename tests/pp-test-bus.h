@@ -15,15 +15,25 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  GTestDBus *bus;
+  GSubprocess *bus; /* dbus-daemon */
+  char *address;
   GDBusConnection *connection;
   GSubprocess *polkitd;
+  char *polkit_log;
   GSubprocess *daemon;
 } PpTestBus;
 
 /* Starts the bus and points DBUS_SYSTEM_BUS_ADDRESS at it.  With
  * @with_polkit, also starts the polkitd mock and waits for it. */
 PpTestBus *pp_test_bus_new (gboolean with_polkit);
+
+/* What the polkitd mock logged so far: every CheckAuthorization with its
+ * subject and flags. */
+char *pp_test_bus_polkit_log (PpTestBus *tb);
+
+/* Tells the polkitd mock which actions to allow from now on (none by
+ * default). */
+void pp_test_bus_set_allowed (PpTestBus *tb, const char *const *actions);
 
 /* Stops the daemon if running, the mock and the bus. */
 void pp_test_bus_free (PpTestBus *tb);

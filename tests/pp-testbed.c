@@ -3,6 +3,7 @@
 #include "pp-testbed.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,21 +20,61 @@
 #define VMD_DOMAIN_BASE 0x10000u
 #define MAX_DOMAIN 0xfffffu
 #define CONFIG_HEADER_SIZE 64
+/* MINORBITS and the 12 bits left for the major (include/linux/kdev_t.h). */
+#define MAX_MAJOR 4095
+#define MAX_MINOR 1048575
+/* DISK_NAME_LEN and IFNAMSIZ, both counting the terminating NUL. */
+#define MAX_DISK_NAME 31
+#define MAX_IFNAME 15
+/* The VFIO group node's major is dynamic; this is a typical one.  Its
+ * minor is the group number, so that two groups never share one. */
+#define VFIO_GROUP_MAJOR 243
 
 static const char *const device_keys[] = {
-  "parent",      "vendor",    "device",         "class",
-  "revision",    "subsystem", "driver",         "driver_override",
-  "iommu_group", "numa_node", "boot_vga",       "reset_method",
-  "physfn",      "vf_index",  "sriov_totalvfs", "sriov_numvfs",
+  "parent",       "vendor",          "device",
+  "class",        "revision",        "subsystem",
+  "driver",       "driver_override", "iommu_group",
+  "numa_node",    "boot_vga",        "reset_method",
+  "physfn",       "vf_index",        "sriov_totalvfs",
+  "sriov_numvfs", "block",           "net",
   NULL,
 };
 
-static const char *const host_keys[] = { "drivers", "iommu", NULL };
+static const char *const host_keys[]
+    = { "drivers", "iommu", "mounts", "default_route", NULL };
 
 /* The kernel's list in pci_reset_fn_methods[] (drivers/pci/pci.c). */
 static const char *const reset_methods[] = {
   "device_specific", "acpi", "flr", "af_flr", "pm", "bus", "cxl_bus", NULL,
 };
+
+typedef struct
+{
+  char *name; /* "nvme0n1" */
+  guint major;
+  guint minor;
+} BlockDev;
+
+static void
+block_dev_free (BlockDev *b)
+{
+  g_free (b->name);
+  g_free (b);
+}
+
+typedef struct
+{
+  guint major;
+  guint minor;
+  char *mountpoint;
+} Mount;
+
+static void
+mount_free (Mount *m)
+{
+  g_free (m->mountpoint);
+  g_free (m);
+}
 
 typedef enum
 {
@@ -69,6 +110,8 @@ typedef struct
   char *reset_method;    /* NULL: no file */
   gint64 sriov_totalvfs; /* -1: not a PF */
   gint64 sriov_numvfs;
+  GPtrArray *blocks; /* BlockDev, children of this function */
+  GPtrArray *nets;   /* interface names */
 
   /* Derived from the whole file. */
   char *devdir;       /* relative to sys/, "devices/pci0000:00/0000:00:01.0" */
@@ -90,6 +133,8 @@ device_free (Device *d)
   g_free (d->reset_method);
   g_free (d->devdir);
   g_clear_pointer (&d->virtfns, g_ptr_array_unref);
+  g_clear_pointer (&d->blocks, g_ptr_array_unref);
+  g_clear_pointer (&d->nets, g_ptr_array_unref);
   g_free (d);
 }
 
@@ -102,6 +147,8 @@ typedef struct
   GPtrArray *order;    /* Device, every one after its parent and PF */
   GHashTable *drivers; /* set of driver names to register */
   GPtrArray *iommus;   /* IOMMU unit names */
+  GPtrArray *mounts;   /* Mount; NULL: no mounts key, no mountinfo file */
+  GPtrArray *routes;   /* interface names; NULL: no default_route key */
 } Loader;
 
 static void
@@ -114,6 +161,8 @@ loader_free (Loader *l)
   g_clear_pointer (&l->devices, g_hash_table_unref);
   g_clear_pointer (&l->drivers, g_hash_table_unref);
   g_clear_pointer (&l->iommus, g_ptr_array_unref);
+  g_clear_pointer (&l->mounts, g_ptr_array_unref);
+  g_clear_pointer (&l->routes, g_ptr_array_unref);
   g_free (l);
 }
 
@@ -429,10 +478,30 @@ check_keys (const Loader *l,
 }
 
 /* Splits a ';' list; blanks are skipped so a trailing ';' is harmless. */
+static GStrv
+split_list (const char *value)
+{
+  g_auto (GStrv) items = g_strsplit (value, ";", -1);
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      char *item = g_strstrip (items[i]);
+
+      if (*item != '\0')
+        g_ptr_array_add (out, g_strdup (item));
+    }
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (out, FALSE);
+}
+
+/* A ';' list of names of at most @max_length characters, for drivers,
+ * IOMMU units and network interfaces. */
 static gboolean
 read_name_list (const Loader *l,
                 const char *group,
                 const char *key,
+                gsize max_length,
                 GPtrArray *out,
                 GError **error)
 {
@@ -442,17 +511,83 @@ read_name_list (const Loader *l,
   if (value == NULL)
     return TRUE;
 
-  items = g_strsplit (value, ";", -1);
+  items = split_list (value);
   for (guint i = 0; items[i] != NULL; i++)
     {
-      char *item = g_strstrip (items[i]);
+      if (!is_valid_name (items[i]) || strlen (items[i]) > max_length)
+        return fixture_error (
+            error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group, key,
+            "\"%s\" is not a valid name (at most %" G_GSIZE_FORMAT
+            " letters, digits, '_', '-', '.')",
+            items[i], max_length);
+      g_ptr_array_add (out, g_strdup (items[i]));
+    }
+  return TRUE;
+}
 
-      if (*item == '\0')
-        continue;
-      if (!is_valid_name (item))
-        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l, group,
-                              key, "\"%s\" is not a valid name", item);
-      g_ptr_array_add (out, g_strdup (item));
+/* "MAJ:MIN" in decimal, as the dev attribute and mountinfo spell it. */
+static gboolean
+parse_devnum (const char *text, guint *major, guint *minor)
+{
+  const char *colon = strchr (text, ':');
+  g_autofree char *major_text = NULL;
+  gint64 major_value;
+  gint64 minor_value;
+
+  if (colon == NULL)
+    return FALSE;
+  major_text = g_strndup (text, (gsize) (colon - text));
+  if (!parse_decimal (major_text, 0, MAX_MAJOR, &major_value)
+      || !parse_decimal (colon + 1, 0, MAX_MINOR, &minor_value))
+    return FALSE;
+  *major = (guint) major_value;
+  *minor = (guint) minor_value;
+  return TRUE;
+}
+
+/* Splits "WORD REST" at the first blank; REST keeps inner blanks, which a
+ * mount point may have. */
+static gboolean
+split_pair (const char *item, char **first, char **rest)
+{
+  const char *blank = strpbrk (item, " \t");
+
+  if (blank == NULL)
+    return FALSE;
+  *first = g_strndup (item, (gsize) (blank - item));
+  *rest = g_strstrip (g_strdup (blank));
+  return **rest != '\0';
+}
+
+static gboolean
+parse_mounts (Loader *l, GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, HOST_GROUP, "mounts");
+  g_auto (GStrv) items = NULL;
+
+  /* Present but empty still writes mountinfo: a host with no disk
+   * mounted, instead of this machine's mounts. */
+  if (!g_key_file_has_key (l->keyfile, HOST_GROUP, "mounts", NULL))
+    return TRUE;
+
+  l->mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) mount_free);
+  items = split_list (value != NULL ? value : "");
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_autofree char *devnum = NULL;
+      g_autofree char *mountpoint = NULL;
+      Mount *m = g_new0 (Mount, 1);
+
+      g_ptr_array_add (l->mounts, m);
+      if (!split_pair (items[i], &devnum, &mountpoint)
+          || !parse_devnum (devnum, &m->major, &m->minor)
+          || !g_path_is_absolute (mountpoint))
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              HOST_GROUP, "mounts",
+                              "\"%s\" is not MAJ:MIN MOUNTPOINT (e.g. "
+                              "\"259:2 /\")",
+                              items[i]);
+      m->mountpoint = g_steal_pointer (&mountpoint);
     }
   return TRUE;
 }
@@ -463,12 +598,125 @@ parse_host (Loader *l, GError **error)
   g_autoptr (GPtrArray) drivers = g_ptr_array_new_with_free_func (g_free);
 
   if (!check_keys (l, HOST_GROUP, host_keys, error)
-      || !read_name_list (l, HOST_GROUP, "drivers", drivers, error)
-      || !read_name_list (l, HOST_GROUP, "iommu", l->iommus, error))
+      || !read_name_list (l, HOST_GROUP, "drivers", 64, drivers, error)
+      || !read_name_list (l, HOST_GROUP, "iommu", 64, l->iommus, error)
+      || !parse_mounts (l, error))
     return FALSE;
+
+  if (g_key_file_has_key (l->keyfile, HOST_GROUP, "default_route", NULL))
+    {
+      l->routes = g_ptr_array_new_with_free_func (g_free);
+      if (!read_name_list (l, HOST_GROUP, "default_route", MAX_IFNAME,
+                           l->routes, error))
+        return FALSE;
+    }
 
   for (guint i = 0; i < drivers->len; i++)
     g_hash_table_add (l->drivers, g_strdup (drivers->pdata[i]));
+  return TRUE;
+}
+
+/* block=NAME MAJ:MIN[;NAME MAJ:MIN...] */
+static gboolean
+parse_blocks (const Loader *l, Device *d, GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, d->address, "block");
+  g_auto (GStrv) items = NULL;
+
+  if (value == NULL)
+    return TRUE;
+
+  d->blocks = g_ptr_array_new_with_free_func ((GDestroyNotify) block_dev_free);
+  items = split_list (value);
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_autofree char *devnum = NULL;
+      BlockDev *b = g_new0 (BlockDev, 1);
+
+      g_ptr_array_add (d->blocks, b);
+      if (!split_pair (items[i], &b->name, &devnum)
+          || !parse_devnum (devnum, &b->major, &b->minor))
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              d->address, "block",
+                              "\"%s\" is not NAME MAJ:MIN (e.g. "
+                              "\"nvme0n1 259:0\")",
+                              items[i]);
+      if (!is_valid_name (b->name) || strlen (b->name) > MAX_DISK_NAME)
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              d->address, "block",
+                              "\"%s\" is not a disk name (at most %d "
+                              "letters, digits, '_', '-', '.')",
+                              b->name, MAX_DISK_NAME);
+      /* Major 0 is the unnamed devices' (tmpfs, proc): never a disk. */
+      if (b->major == 0)
+        return fixture_error (
+            error, G_KEY_FILE_ERROR_INVALID_VALUE, l, d->address, "block",
+            "%s: major 0 is not a block device major", b->name);
+    }
+  if (d->blocks->len == 0)
+    g_clear_pointer (&d->blocks, g_ptr_array_unref);
+  return TRUE;
+}
+
+static gboolean
+parse_nets (const Loader *l, Device *d, GError **error)
+{
+  g_autoptr (GPtrArray) nets = g_ptr_array_new_with_free_func (g_free);
+
+  if (!read_name_list (l, d->address, "net", MAX_IFNAME, nets, error))
+    return FALSE;
+  if (nets->len > 0)
+    d->nets = g_steal_pointer (&nets);
+  return TRUE;
+}
+
+/* Disk names, their numbers and interface names are global. */
+static gboolean
+check_children (const Loader *l, GError **error)
+{
+  g_autoptr (GHashTable) names
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; i < l->listed->len; i++)
+    {
+      const Device *d = l->listed->pdata[i];
+
+      for (guint n = 0; d->blocks != NULL && n < d->blocks->len; n++)
+        {
+          const BlockDev *b = d->blocks->pdata[n];
+          g_autofree char *name = g_strconcat ("block ", b->name, NULL);
+          g_autofree char *devnum
+              = g_strdup_printf ("block %u:%u", b->major, b->minor);
+          const char *keys[] = { name, devnum };
+
+          for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+            {
+              const char *owner = g_hash_table_lookup (names, keys[k]);
+
+              if (owner != NULL)
+                return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                                      d->address, "block",
+                                      "%s is already used by [%s]",
+                                      keys[k] + strlen ("block "), owner);
+              g_hash_table_insert (names, g_strdup (keys[k]),
+                                   g_strdup (d->address));
+            }
+        }
+      for (guint n = 0; d->nets != NULL && n < d->nets->len; n++)
+        {
+          g_autofree char *name
+              = g_strconcat ("net ", (char *) d->nets->pdata[n], NULL);
+          const char *owner = g_hash_table_lookup (names, name);
+
+          if (owner != NULL)
+            return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                                  d->address, "net",
+                                  "%s is already used by [%s]",
+                                  (char *) d->nets->pdata[n], owner);
+          g_hash_table_insert (names, g_steal_pointer (&name),
+                               g_strdup (d->address));
+        }
+    }
   return TRUE;
 }
 
@@ -565,7 +813,8 @@ parse_device (Loader *l, const char *group, GError **error)
       || !read_int (l, group, "sriov_totalvfs", 1, 65535, -1,
                     &d->sriov_totalvfs, error)
       || !read_int (l, group, "sriov_numvfs", 0, 65535, -1, &d->sriov_numvfs,
-                    error))
+                    error)
+      || !parse_blocks (l, d, error) || !parse_nets (l, d, error))
     return FALSE;
 
   {
@@ -859,6 +1108,8 @@ parse_fixture (Loader *l, const char *data, gssize length, GError **error)
           || !resolve (l, l->listed->pdata[i], error))
         return FALSE;
     }
+  if (!check_children (l, error))
+    return FALSE;
 
   derive_config (l);
   return TRUE;
@@ -900,16 +1151,19 @@ make_link (const char *target, const char *path, GError **error)
 }
 
 /* The relative link target from directory @from to @to, both relative
- * to the same root, as the kernel writes its sysfs links. */
+ * to the same root, as the kernel writes its sysfs links: like
+ * kernfs_get_target_path(), it climbs to an ancestor of @to's parent, so
+ * a link to an ancestor reads "../../../0000:00:1f.6", never "../..". */
 static char *
 relative_path (const char *from, const char *to)
 {
   g_auto (GStrv) from_parts = g_strsplit (from, "/", -1);
   g_auto (GStrv) to_parts = g_strsplit (to, "/", -1);
+  guint n_to = g_strv_length (to_parts);
   GString *result = g_string_new (NULL);
   guint common = 0;
 
-  while (from_parts[common] != NULL && to_parts[common] != NULL
+  while (from_parts[common] != NULL && common + 1 < n_to
          && g_str_equal (from_parts[common], to_parts[common]))
     common++;
 
@@ -1216,6 +1470,482 @@ add_device (UMockdevTestbed *tb,
   return add_back_links (root, d, error);
 }
 
+/* Adds one device from a umockdev record, naming the fixture on error. */
+static gboolean
+add_record (UMockdevTestbed *tb,
+            const Loader *l,
+            const char *group,
+            const char *record,
+            GError **error)
+{
+  if (umockdev_testbed_add_from_string (tb, record, error))
+    return TRUE;
+  if (l != NULL)
+    g_prefix_error (error, "%s: [%s]: ", l->source, group);
+  return FALSE;
+}
+
+/* "nvme0n1" -> "nvme0": an NVMe namespace hangs below its controller. */
+static char *
+nvme_controller (const char *disk)
+{
+  const char *p = disk + strlen ("nvme");
+  const char *n;
+
+  if (!g_str_has_prefix (disk, "nvme") || !g_ascii_isdigit (*p))
+    return NULL;
+  while (g_ascii_isdigit (*p))
+    p++;
+  n = p;
+  if (*p++ != 'n' || !g_ascii_isdigit (*p))
+    return NULL;
+  while (g_ascii_isdigit (*p))
+    p++;
+  if (*p != '\0')
+    return NULL;
+  return g_strndup (disk, (gsize) (n - disk));
+}
+
+static gboolean
+add_nvme_controller (UMockdevTestbed *tb,
+                     const char *root,
+                     const Loader *l,
+                     const Device *d,
+                     const char *devdir,
+                     GError **error)
+{
+  g_autofree char *uevent
+      = g_build_filename (root, "sys", devdir, "uevent", NULL);
+  g_autofree char *device = relative_path (devdir, d->devdir);
+  g_autofree char *record = NULL;
+
+  /* The second namespace of a controller finds it there. */
+  if (g_file_test (uevent, G_FILE_TEST_EXISTS))
+    return TRUE;
+  record = g_strdup_printf ("P: /%s\n"
+                            "E: SUBSYSTEM=nvme\n"
+                            "E: NVME_TRTYPE=pcie\n"
+                            "A: transport=pcie\\n\n"
+                            "A: address=%s\\n\n"
+                            "L: device=%s\n",
+                            devdir, d->address, device);
+  return add_record (tb, l, d->address, record, error);
+}
+
+/* A disk as its driver registers it: NVMe namespaces below their
+ * controller (PCIDEV/nvme/nvme0/nvme0n1), anything else in PCIDEV/block/.
+ * umockdev would file the "dev" of a disk outside a block/ directory
+ * under /sys/dev/char, so the dev attribute and the /sys/dev/block link
+ * are made here, before umockdev's "add" uevent. */
+static gboolean
+add_block (UMockdevTestbed *tb,
+           const char *root,
+           const Loader *l,
+           const Device *d,
+           const BlockDev *b,
+           GError **error)
+{
+  g_autofree char *controller = nvme_controller (b->name);
+  g_autofree char *parent
+      = controller != NULL
+            ? g_strdup_printf ("%s/nvme/%s", d->devdir, controller)
+            : g_strdup_printf ("%s/block", d->devdir);
+  g_autofree char *devdir = g_strdup_printf ("%s/%s", parent, b->name);
+  g_autofree char *dir = g_build_filename (root, "sys", devdir, NULL);
+  g_autofree char *holders = g_build_filename (dir, "holders", NULL);
+  g_autofree char *slaves = g_build_filename (dir, "slaves", NULL);
+  g_autofree char *dev = g_build_filename (dir, "dev", NULL);
+  g_autofree char *dev_value = g_strdup_printf ("%u:%u\n", b->major, b->minor);
+  g_autofree char *devnum = g_strdup_printf ("%u:%u", b->major, b->minor);
+  g_autofree char *dev_dir = g_build_filename (root, "sys/dev/block", NULL);
+  g_autofree char *dev_link = g_build_filename (dev_dir, devnum, NULL);
+  g_autofree char *dev_target = relative_path ("dev/block", devdir);
+  g_autofree char *block_link
+      = g_build_filename (root, "sys/block", b->name, NULL);
+  g_autofree char *block_target = relative_path ("block", devdir);
+  g_autofree char *device = NULL;
+  g_autofree char *record = NULL;
+
+  if (controller != NULL
+      && !add_nvme_controller (tb, root, l, d, parent, error))
+    return FALSE;
+  device = relative_path (devdir, controller != NULL ? parent : d->devdir);
+
+  /* holders/ and slaves/ are where dm and md stack on a disk. */
+  if (!make_dir (holders, error) || !make_dir (slaves, error)
+      || !make_file (dev, dev_value, error) || !make_dir (dev_dir, error)
+      || !make_link (dev_target, dev_link, error))
+    return FALSE;
+
+  record = g_strdup_printf ("P: /%s\n"
+                            "E: SUBSYSTEM=block\n"
+                            "E: DEVTYPE=disk\n"
+                            "E: DEVNAME=/dev/%s\n"
+                            "E: MAJOR=%u\n"
+                            "E: MINOR=%u\n"
+                            "A: size=1953525168\\n\n"
+                            "A: ro=0\\n\n"
+                            "A: removable=0\\n\n"
+                            "L: device=%s\n",
+                            devdir, b->name, b->major, b->minor, device);
+  if (!add_record (tb, l, d->address, record, error))
+    return FALSE;
+
+  /* umockdev 0.17 makes /sys/block/NAME itself; be sure of it. */
+  if (!g_file_test (block_link, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autofree char *block_dir = g_path_get_dirname (block_link);
+
+      if (!make_dir (block_dir, error)
+          || !make_link (block_target, block_link, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static guint
+count_entries (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint count = 0;
+
+  while (d != NULL && g_dir_read_name (d) != NULL)
+    count++;
+  return count;
+}
+
+static gboolean
+add_net (UMockdevTestbed *tb,
+         const char *root,
+         const Loader *l,
+         const Device *d,
+         guint index,
+         GError **error)
+{
+  const char *ifname = d->nets->pdata[index];
+  g_autofree char *devdir = g_strdup_printf ("%s/net/%s", d->devdir, ifname);
+  g_autofree char *device = relative_path (devdir, d->devdir);
+  g_autofree char *class_dir = g_build_filename (root, "sys/class/net", NULL);
+  /* 1 is lo; count what earlier loads made too. */
+  guint ifindex = 2 + count_entries (class_dir);
+  g_autofree char *mac = NULL;
+  g_autofree char *record = NULL;
+
+  /* Locally administered, and different for every function and port. */
+  mac = g_strdup_printf ("02:%02x:%02x:%02x:%02x:%02x", d->domain & 0xff,
+                         d->bus, d->slot, d->function, index & 0xff);
+  record = g_strdup_printf ("P: /%s\n"
+                            "E: SUBSYSTEM=net\n"
+                            "E: INTERFACE=%s\n"
+                            "E: IFINDEX=%u\n"
+                            "A: ifindex=%u\\n\n"
+                            "A: iflink=%u\\n\n"
+                            "A: address=%s\\n\n"
+                            "A: addr_len=6\\n\n"
+                            "A: type=1\\n\n"
+                            "A: mtu=1500\\n\n"
+                            "A: operstate=up\\n\n"
+                            "A: carrier=1\\n\n"
+                            "L: device=%s\n",
+                            devdir, ifname, ifindex, ifindex, ifindex, mac,
+                            device);
+  return add_record (tb, l, d->address, record, error);
+}
+
+static gboolean
+add_children (UMockdevTestbed *tb,
+              const char *root,
+              const Loader *l,
+              const Device *d,
+              GError **error)
+{
+  for (guint n = 0; d->blocks != NULL && n < d->blocks->len; n++)
+    {
+      if (!add_block (tb, root, l, d, d->blocks->pdata[n], error))
+        return FALSE;
+    }
+  for (guint n = 0; d->nets != NULL && n < d->nets->len; n++)
+    {
+      if (!add_net (tb, root, l, d, n, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* As the kernel's mangle() in fs/proc_namespace.c: blanks and backslashes
+ * in octal. */
+static void
+append_escaped (GString *out, const char *path)
+{
+  for (const char *p = path; *p != '\0'; p++)
+    {
+      if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\\')
+        g_string_append_printf (out, "\\%03o", (guint) (guchar) *p);
+      else
+        g_string_append_c (out, *p);
+    }
+}
+
+static const char *
+block_name (const Loader *l, guint major, guint minor)
+{
+  for (guint i = 0; i < l->listed->len; i++)
+    {
+      const Device *d = l->listed->pdata[i];
+
+      for (guint n = 0; d->blocks != NULL && n < d->blocks->len; n++)
+        {
+          const BlockDev *b = d->blocks->pdata[n];
+
+          if (b->major == major && b->minor == minor)
+            return b->name;
+        }
+    }
+  return NULL;
+}
+
+static void
+append_mount (
+    GString *out, const Loader *l, guint id, guint parent, const Mount *m)
+{
+  const char *name = block_name (l, m->major, m->minor);
+
+  g_string_append_printf (out, "%u %u %u:%u / ", id, parent, m->major,
+                          m->minor);
+  append_escaped (out, m->mountpoint);
+  g_string_append_printf (out, " rw,relatime shared:%u - ext4 ", id);
+  if (name != NULL)
+    g_string_append_printf (out, "/dev/%s", name);
+  else
+    g_string_append_printf (out, "/dev/block/%u:%u", m->major, m->minor);
+  g_string_append (out, " rw,errors=remount-ro\n");
+}
+
+/* /proc/self/mountinfo (Documentation/filesystems/proc.rst): "ID PARENT
+ * MAJ:MIN ROOT MOUNTPOINT OPTIONS OPTIONAL... - FSTYPE SOURCE SUPER".
+ * Around the fixture's mounts come the virtual file systems every host
+ * has, whose major 0 marks them as backed by no disk. */
+static char *
+build_mountinfo (const Loader *l)
+{
+  static const struct
+  {
+    const char *devnum;
+    const char *mountpoint;
+    const char *options;
+    const char *fstype_source_super;
+  } virtual_mounts[] = {
+    { "0:22", "/sys", "rw,nosuid,nodev,noexec,relatime", "sysfs sysfs rw" },
+    { "0:23", "/proc", "rw,nosuid,nodev,noexec,relatime", "proc proc rw" },
+    { "0:5", "/dev", "rw,nosuid,relatime",
+      "devtmpfs udev rw,size=16318012k,nr_inodes=4079503,mode=755" },
+    { "0:24", "/run", "rw,nosuid,nodev,noexec,relatime",
+      "tmpfs tmpfs rw,size=3266788k,mode=755" },
+  };
+  GString *out = g_string_new (NULL);
+  const guint root_id = 21;
+  guint id = root_id + 1;
+  const Mount *root = NULL;
+
+  for (guint i = 0; i < l->mounts->len && root == NULL; i++)
+    {
+      const Mount *m = l->mounts->pdata[i];
+
+      if (g_str_equal (m->mountpoint, "/"))
+        root = m;
+    }
+  /* Some root is always mounted; without a disk, a container's. */
+  if (root != NULL)
+    append_mount (out, l, root_id, 1, root);
+  else
+    g_string_append_printf (out,
+                            "%u 1 0:32 / / rw,relatime shared:1 - overlay "
+                            "overlay rw,lowerdir=/l,upperdir=/u,workdir=/w\n",
+                            root_id);
+
+  for (guint i = 0; i < G_N_ELEMENTS (virtual_mounts); i++, id++)
+    {
+      g_string_append_printf (
+          out, "%u %u %s / %s %s shared:%u - %s\n", id, root_id,
+          virtual_mounts[i].devnum, virtual_mounts[i].mountpoint,
+          virtual_mounts[i].options, id, virtual_mounts[i].fstype_source_super);
+    }
+  for (guint i = 0; i < l->mounts->len; i++)
+    {
+      if (l->mounts->pdata[i] != root)
+        append_mount (out, l, id++, root_id, l->mounts->pdata[i]);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* A /proc/net/route line: fib_route_seq_show() pads each to 127. */
+static void
+append_route_line (GString *out, const char *line)
+{
+  g_string_append_printf (out, "%-127s\n", line);
+}
+
+/* /proc/net/route as net/ipv4/fib_trie.c prints it: addresses are the
+ * network-order words printed as host-order hex, so on x86 192.168.1.1
+ * reads 0101A8C0.  Each interface gets its own 192.168.N.0/24 and a
+ * default route through 192.168.N.1. */
+static char *
+build_route (const Loader *l)
+{
+  GString *out = g_string_new (NULL);
+
+  append_route_line (out, "Iface\tDestination\tGateway "
+                          "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU"
+                          "\tWindow\tIRTT");
+  for (guint i = 0; i < l->routes->len; i++)
+    {
+      const char *ifname = l->routes->pdata[i];
+      guint net = (i + 1) & 0xff;
+      guint32 gateway = (1u << 24) | (net << 16) | (168u << 8) | 192u;
+      guint32 subnet = (net << 16) | (168u << 8) | 192u;
+      g_autofree char *route = NULL;
+      g_autofree char *local = NULL;
+
+      /* RTF_UP | RTF_GATEWAY, metric 100 as NetworkManager sets it. */
+      route = g_strdup_printf ("%s\t00000000\t%08X\t0003\t0\t0\t%u\t00000000"
+                               "\t0\t0\t0",
+                               ifname, gateway, 100 + i);
+      local = g_strdup_printf ("%s\t%08X\t00000000\t0001\t0\t0\t%u\t00FFFFFF"
+                               "\t0\t0\t0",
+                               ifname, subnet, 100 + i);
+      append_route_line (out, route);
+      append_route_line (out, local);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* /proc/net/ipv6_route with link-local routes only and no default, so
+ * that this machine's IPv6 routes do not show through either. */
+static char *
+build_ipv6_route (const Loader *l)
+{
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; i < l->routes->len; i++)
+    g_string_append_printf (
+        out,
+        "fe800000000000000000000000000000 40 "
+        "00000000000000000000000000000000 00 "
+        "00000000000000000000000000000000 00000100 00000001 00000000 "
+        "00000001 %8s\n",
+        (const char *) l->routes->pdata[i]);
+  g_string_append_printf (out,
+                          "00000000000000000000000000000001 80 "
+                          "00000000000000000000000000000000 00 "
+                          "00000000000000000000000000000000 00000000 "
+                          "00000001 00000000 80200001 %8s\n",
+                          "lo");
+  return g_string_free (out, FALSE);
+}
+
+/* umockdev redirects a /proc path only when the testbed has the file, so
+ * these shadow the host's exactly when the fixture asks for them. */
+static gboolean
+add_host_files (const char *root, const Loader *l, GError **error)
+{
+  if (l->mounts != NULL)
+    {
+      g_autofree char *dir = g_build_filename (root, "proc/self", NULL);
+      g_autofree char *path = g_build_filename (dir, "mountinfo", NULL);
+      g_autofree char *contents = build_mountinfo (l);
+
+      if (!make_dir (dir, error)
+          || !g_file_set_contents (path, contents, -1, error))
+        return FALSE;
+    }
+  if (l->routes != NULL)
+    {
+      g_autofree char *dir = g_build_filename (root, "proc/net", NULL);
+      g_autofree char *v4 = g_build_filename (dir, "route", NULL);
+      g_autofree char *v6 = g_build_filename (dir, "ipv6_route", NULL);
+      g_autofree char *v4_contents = build_route (l);
+      g_autofree char *v6_contents = build_ipv6_route (l);
+
+      if (!make_dir (dir, error)
+          || !g_file_set_contents (v4, v4_contents, -1, error)
+          || !g_file_set_contents (v6, v6_contents, -1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+vfio_group_devdir (int group)
+{
+  return g_strdup_printf ("devices/virtual/vfio/%d", group);
+}
+
+static gboolean
+vfio_group_exists (const char *root, int group)
+{
+  g_autofree char *devdir = vfio_group_devdir (group);
+  g_autofree char *uevent
+      = g_build_filename (root, "sys", devdir, "uevent", NULL);
+
+  return g_file_test (uevent, G_FILE_TEST_EXISTS);
+}
+
+/* The groups of devices the fixture puts on a VFIO driver already have
+ * their node, as vfio-pci would have made it. */
+static gboolean
+add_vfio_groups (UMockdevTestbed *tb, const Loader *l, GError **error)
+{
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      const Device *d = l->order->pdata[i];
+
+      if (d->driver != NULL && d->iommu_group >= 0
+          && pp_testbed_is_vfio_driver (d->driver)
+          && !pp_testbed_add_vfio_group (tb, (int) d->iommu_group, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean check_absent (const char *root,
+                              const Loader *l,
+                              const char *group,
+                              GError **error,
+                              const char *first,
+                              ...) G_GNUC_NULL_TERMINATED;
+
+/* Fails when the path under @root made of the NULL-terminated elements
+ * exists, even as a dangling link. */
+static gboolean
+check_absent (const char *root,
+              const Loader *l,
+              const char *group,
+              GError **error,
+              const char *first,
+              ...)
+{
+  g_autoptr (GPtrArray) parts = g_ptr_array_new ();
+  g_autofree char *path = NULL;
+  struct stat st;
+  const char *part;
+  va_list args;
+
+  g_ptr_array_add (parts, (gpointer) root);
+  va_start (args, first);
+  for (part = first; part != NULL; part = va_arg (args, const char *))
+    g_ptr_array_add (parts, (gpointer) part);
+  va_end (args);
+  g_ptr_array_add (parts, NULL);
+  path = g_build_filenamev ((char **) parts->pdata);
+
+  if (lstat (path, &st) < 0)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+               "%s: [%s]: the testbed already has %s", l->source, group,
+               path + strlen (root));
+  return FALSE;
+}
+
 static gboolean
 check_not_present (const char *root, const Loader *l, GError **error)
 {
@@ -1233,7 +1963,32 @@ check_not_present (const char *root, const Loader *l, GError **error)
                        l->source, d->address);
           return FALSE;
         }
+      for (guint n = 0; d->blocks != NULL && n < d->blocks->len; n++)
+        {
+          const BlockDev *b = d->blocks->pdata[n];
+          g_autofree char *devnum
+              = g_strdup_printf ("%u:%u", b->major, b->minor);
+
+          if (!check_absent (root, l, d->address, error, "sys/class/block",
+                             b->name, NULL)
+              || !check_absent (root, l, d->address, error, "sys/dev/block",
+                                devnum, NULL))
+            return FALSE;
+        }
+      for (guint n = 0; d->nets != NULL && n < d->nets->len; n++)
+        {
+          if (!check_absent (root, l, d->address, error, "sys/class/net",
+                             d->nets->pdata[n], NULL))
+            return FALSE;
+        }
     }
+  if (l->mounts != NULL
+      && !check_absent (root, l, HOST_GROUP, error, "proc/self/mountinfo",
+                        NULL))
+    return FALSE;
+  if (l->routes != NULL
+      && !check_absent (root, l, HOST_GROUP, error, "proc/net/route", NULL))
+    return FALSE;
   return TRUE;
 }
 
@@ -1295,10 +2050,123 @@ build (UMockdevTestbed *tb, Loader *l, GError **error)
           umockdev_testbed_set_attribute_link (tb, devpath, attr, rel);
         }
     }
-  return TRUE;
+
+  /* Disks and interfaces once every function is in place. */
+  for (guint i = 0; i < l->order->len; i++)
+    {
+      if (!add_children (tb, root, l, l->order->pdata[i], error))
+        return FALSE;
+    }
+  return add_vfio_groups (tb, l, error) && add_host_files (root, l, error);
 }
 
 /* ---- Public API ---- */
+
+gboolean
+pp_testbed_is_vfio_driver (const char *driver)
+{
+  /* vfio-pci and its variants (mlx5_vfio_pci, nvgrace_gpu_vfio_pci...). */
+  return driver != NULL
+         && (g_str_equal (driver, "vfio-pci")
+             || g_str_has_suffix (driver, "_vfio_pci")
+             || g_str_has_suffix (driver, "-vfio-pci"));
+}
+
+gboolean
+pp_testbed_add_vfio_group (UMockdevTestbed *tb, int group, GError **error)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *devdir = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *dev = NULL;
+  g_autofree char *dev_value = NULL;
+  g_autofree char *node_dir = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *char_dir = NULL;
+  g_autofree char *char_link = NULL;
+  g_autofree char *char_target = NULL;
+  g_autofree char *record = NULL;
+  int fd;
+
+  g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), FALSE);
+  g_return_val_if_fail (group >= 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  root = get_root (tb);
+  if (vfio_group_exists (root, group))
+    return TRUE;
+
+  devdir = vfio_group_devdir (group);
+  dir = g_build_filename (root, "sys", devdir, NULL);
+  dev = g_build_filename (dir, "dev", NULL);
+  dev_value = g_strdup_printf ("%d:%d\n", VFIO_GROUP_MAJOR, group);
+  node_dir = g_build_filename (root, "dev/vfio", NULL);
+  node = g_strdup_printf ("%s/%d", node_dir, group);
+  char_dir = g_build_filename (root, "sys/dev/char", NULL);
+  char_link = g_strdup_printf ("%s/%d:%d", char_dir, VFIO_GROUP_MAJOR, group);
+  char_target = relative_path ("dev/char", devdir);
+
+  /* Everything exists before umockdev's "add" uevent, so a listener can
+   * stat the node at once.  The node is a plain file, not umockdev's
+   * default pty: stat() through the preload and through /proc/PID/fd
+   * then agree on device and inode, which in-use detection compares.
+   * The dev attribute is written here rather than given to umockdev,
+   * which would make a pty and leave its /sys/dev link behind on
+   * removal. */
+  if (!make_dir (dir, error) || !make_file (dev, dev_value, error)
+      || !make_dir (node_dir, error) || !make_dir (char_dir, error))
+    return FALSE;
+  fd = g_open (node, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return set_errno_error (error, errno, "create", node);
+  close (fd);
+  if (!make_link (char_target, char_link, error))
+    return FALSE;
+
+  record = g_strdup_printf ("P: /%s\n"
+                            "E: SUBSYSTEM=vfio\n"
+                            "E: MAJOR=%d\n"
+                            "E: MINOR=%d\n"
+                            "E: DEVNAME=/dev/vfio/%d\n"
+                            "E: DEVMODE=0600\n",
+                            devdir, VFIO_GROUP_MAJOR, group, group);
+  return add_record (tb, NULL, NULL, record, error);
+}
+
+void
+pp_testbed_remove_vfio_group (UMockdevTestbed *tb, int group)
+{
+  g_autofree char *root = NULL;
+  g_autofree char *devdir = NULL;
+  g_autofree char *devpath = NULL;
+  g_autofree char *dev = NULL;
+  g_autofree char *node = NULL;
+  g_autofree char *char_link = NULL;
+
+  g_return_if_fail (UMOCKDEV_IS_TESTBED (tb));
+  g_return_if_fail (group >= 0);
+
+  root = get_root (tb);
+  if (!vfio_group_exists (root, group))
+    return;
+
+  devdir = vfio_group_devdir (group);
+  devpath = g_strconcat ("/sys/", devdir, NULL);
+  dev = g_build_filename (root, "sys", devdir, "dev", NULL);
+  node = g_strdup_printf ("%s/dev/vfio/%d", root, group);
+  char_link = g_strdup_printf ("%s/sys/dev/char/%d:%d", root, VFIO_GROUP_MAJOR,
+                               group);
+
+  /* As device_del() orders it: the node, the /sys/dev link and the dev
+   * attribute go before the "remove" uevent, the directory after it (the
+   * uevent needs it).  Without its dev attribute umockdev leaves /dev
+   * alone. */
+  g_unlink (node);
+  g_unlink (char_link);
+  g_unlink (dev);
+  umockdev_testbed_uevent (tb, devpath, "remove");
+  umockdev_testbed_remove_device (tb, devpath);
+}
 
 void
 pp_testbed_clear (UMockdevTestbed *tb)

@@ -22,10 +22,18 @@
  *   physfn=0000:3b:00.0      SR-IOV VF only, with vf_index=N
  *   sriov_totalvfs=64        SR-IOV PF only, with sriov_numvfs=N (must match
  *                            the number of VFs naming it as physfn)
+ *   block=nvme0n1 259:0      disks the function's driver registered, NAME
+ *                            MAJ:MIN, ';'-separated; see "Children" below
+ *   net=eno1                 network interfaces, ';'-separated
  *
  *   [host]
  *   drivers=vfio-pci;pci-stub  registered drivers that have no device
  *   iommu=dmar0;dmar1          IOMMU units listed in /sys/class/iommu
+ *   mounts=259:2 /;259:1 /boot  mounted file systems, MAJ:MIN MOUNTPOINT,
+ *                            ';'-separated: writes /proc/self/mountinfo
+ *   default_route=eno1       interfaces carrying a default route, ';'-
+ *                            separated: writes /proc/net/route and
+ *                            /proc/net/ipv6_route
  *
  * Comments start with '#', also after a value ("vendor=10de  # NVIDIA").
  * Unknown groups and keys are errors, so typos do not pass silently.
@@ -36,6 +44,35 @@
  * the kernel would show, so libudev and lspci see a believable host.
  * Driver directories also get a link per bound device, like the kernel's;
  * a fake kernel that rebinds must keep those in step.
+ *
+ * Children.  A disk named nvmeXnY sits below its NVMe controller,
+ * PCIDEV/nvme/nvmeX/nvmeXnY (the controller is a device of subsystem nvme
+ * whose "device" link points at the function); any other disk sits in
+ * PCIDEV/block/NAME.  A disk has SUBSYSTEM=block, DEVTYPE=disk, DEVNAME,
+ * MAJOR, MINOR, a "dev" attribute "259:0\n", empty holders/ and slaves/,
+ * and the links /sys/dev/block/259:0, /sys/class/block/NAME and
+ * /sys/block/NAME.  Readlink of /sys/dev/block/259:0 gives
+ * "../../devices/pci0000:00/0000:00:1b.0/0000:02:00.0/nvme/nvme0/nvme0n1",
+ * whose components name every PCI function on the way.  An interface is
+ * PCIDEV/net/IFNAME with SUBSYSTEM=net, INTERFACE, IFINDEX, the usual
+ * attributes (address, mtu, operstate...), a "device" link
+ * ("../../../0000:00:1f.6") and /sys/class/net/IFNAME.  Disk names, their
+ * numbers and interface names must be unique in the file.
+ *
+ * Host files.  umockdev redirects a /proc path only when the testbed has
+ * that file, so without the key the host's real file shows through.
+ * mountinfo lists the fixture's mounts in the kernel's format ("ID PARENT
+ * MAJ:MIN / MOUNTPOINT OPTIONS - ext4 SOURCE SUPEROPTIONS") next to
+ * sysfs, proc, devtmpfs and tmpfs mounts of major 0; the mount on "/"
+ * comes first, and without one the root is an overlay of major 0.  An
+ * empty "mounts=" still writes the file.  route has the kernel's header,
+ * and per interface N (from 1) a default route via 192.168.N.1 and the
+ * non-default route of 192.168.N.0/24; ipv6_route has only link-local
+ * routes, so that no default route of this machine shows through.
+ *
+ * VFIO groups.  An IOMMU group with a device bound to vfio-pci (or a
+ * variant) has its node /dev/vfio/N, as on a real host; see
+ * pp_testbed_add_vfio_group().
  */
 #pragma once
 
@@ -79,5 +116,26 @@ char *pp_testbed_fixture_path (const char *name);
  * ("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"), or NULL when the
  * testbed has no such device. */
 char *pp_testbed_get_devpath (UMockdevTestbed *tb, const char *address);
+
+/* TRUE for "vfio-pci" and its variant drivers ("mlx5_vfio_pci"...), the
+ * drivers that give an IOMMU group a VFIO node. */
+gboolean pp_testbed_is_vfio_driver (const char *driver);
+
+/* Creates IOMMU group @group's VFIO node as vfio-pci does when it binds
+ * the group's first device: the class device /sys/devices/virtual/vfio/N
+ * (SUBSYSTEM=vfio, DEVNAME=vfio/N, MAJOR 243, MINOR N) with its "dev"
+ * attribute and /sys/dev/char/243:N link, and /dev/vfio/N, all before
+ * umockdev sends the "add" uevent.  The node is an empty regular file
+ * (stat() through the preload reports a character device, /proc/PID/fd
+ * the regular file, with the same device and inode numbers), so a
+ * process can hold it open and another can find it the way the daemon
+ * does.  Does nothing when the group already has its node. */
+gboolean
+pp_testbed_add_vfio_group (UMockdevTestbed *tb, int group, GError **error);
+
+/* Sends the "remove" uevent of group @group's VFIO node, then deletes
+ * what pp_testbed_add_vfio_group() made.  Does nothing when it is absent.
+ * An open file descriptor of the node stays valid, as on Linux. */
+void pp_testbed_remove_vfio_group (UMockdevTestbed *tb, int group);
 
 G_END_DECLS

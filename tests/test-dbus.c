@@ -37,7 +37,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
   pp_testbed_load (testbed, path, &error);
   g_assert_no_error (error);
 
-  sysfs = pp_sysfs_new (TRUE, &error);
+  sysfs = pp_sysfs_new (&error);
   g_assert_no_error (error);
   fx->hwdb = pp_hwdb_new ();
   fx->registry = pp_registry_new (sysfs, fx->hwdb);
@@ -239,8 +239,8 @@ static char *
 run_busctl (Fixture *fx, const char *const *args)
 {
   g_autofree char *busctl = pp_test_require_program ("busctl");
-  g_autofree char *address_arg = g_strdup_printf (
-      "--address=%s", g_test_dbus_get_bus_address (fx->bus->bus));
+  g_autofree char *address_arg
+      = g_strdup_printf ("--address=%s", fx->bus->address);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;

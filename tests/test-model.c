@@ -5,8 +5,10 @@
 #include "pp-address.h"
 #include "pp-error.h"
 #include "pp-iommu.h"
+#include "pp-kernel.h"
 #include "pp-pci-class.h"
 #include "pp-registry.h"
+#include "pp-store.h"
 #include "pp-testbed.h"
 
 #include <errno.h>
@@ -117,7 +119,7 @@ load_testbed (const char *fixture)
 }
 
 static PpRegistry *
-load_registry (const char *fixture, PpHwdb *hwdb, gboolean read_only)
+load_registry (const char *fixture, PpHwdb *hwdb)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PpSysfs) sysfs = NULL;
@@ -125,7 +127,7 @@ load_registry (const char *fixture, PpHwdb *hwdb, gboolean read_only)
 
   load_testbed (fixture);
 
-  sysfs = pp_sysfs_new (read_only, &error);
+  sysfs = pp_sysfs_new (&error);
   g_assert_no_error (error);
   registry = pp_registry_new (sysfs, hwdb);
   pp_registry_enumerate (registry, &error);
@@ -197,7 +199,7 @@ test_fixture_properties (gconstpointer data)
   const char *fixture = data;
   const Expected *expected
       = g_str_equal (fixture, "workstation") ? workstation : server;
-  g_autoptr (PpRegistry) registry = load_registry (fixture, NULL, TRUE);
+  g_autoptr (PpRegistry) registry = load_registry (fixture, NULL);
   g_autoptr (GPtrArray) devices = pp_registry_get_devices (registry);
   guint n = 0;
 
@@ -224,7 +226,7 @@ test_names (void)
 
   /* CI installs udev for hwdb.bin: a missing database is a failure. */
   g_assert_true (pp_hwdb_is_available (hwdb));
-  registry = load_registry ("workstation", hwdb, TRUE);
+  registry = load_registry ("workstation", hwdb);
 
   g_object_get (pp_registry_lookup (registry, "0000:01:00.0"), "vendor-name",
                 &vendor, "device-name", &name, NULL);
@@ -257,7 +259,7 @@ test_groups_from_device_links (void)
                            "0000:01:00.1", NULL);
   g_assert_cmpint (g_unlink (link), ==, 0);
 
-  sysfs = pp_sysfs_new (TRUE, &error);
+  sysfs = pp_sysfs_new (&error);
   g_assert_no_error (error);
   registry = pp_registry_new (sysfs, NULL);
   pp_registry_enumerate (registry, &error);
@@ -276,10 +278,10 @@ on_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
 static void
 test_update_notifies_changes_only (void)
 {
-  g_autoptr (PpRegistry) registry = load_registry ("workstation", NULL, TRUE);
+  g_autoptr (PpRegistry) registry = load_registry ("workstation", NULL);
   PpDevice *gpu = pp_registry_lookup (registry, "0000:01:00.0");
   g_autoptr (GError) error = NULL;
-  g_autoptr (PpSysfs) sysfs = pp_sysfs_new (TRUE, NULL);
+  g_autoptr (PpSysfs) sysfs = pp_sysfs_new (NULL);
   g_autoptr (PpSysfsDevice) info = NULL;
   g_autoptr (GPtrArray) notified = g_ptr_array_new_with_free_func (g_free);
 
@@ -450,24 +452,24 @@ read_attribute (const char *address, const char *name)
 }
 
 static void
-test_sysfs_write (void)
+test_kernel_write (void)
 {
-  g_autoptr (PpSysfs) read_only = NULL;
-  g_autoptr (PpSysfs) writable = NULL;
+  g_autoptr (PpKernel) read_only = NULL;
+  g_autoptr (PpKernel) writable = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
   const char *override = "/sys/bus/pci/devices/0000:01:00.0/driver_override";
 
   load_testbed ("workstation");
-  read_only = pp_sysfs_new (TRUE, NULL);
-  writable = pp_sysfs_new (FALSE, NULL);
+  read_only = pp_kernel_new (TRUE, 1000);
+  writable = pp_kernel_new (FALSE, 1000);
   before = read_attribute ("0000:01:00.0", "driver_override");
 
   g_assert_cmpstr (before, ==, "(null)\n");
 
   /* --read-only: refused with its own error, nothing written. */
-  g_assert_false (pp_sysfs_write (read_only, override, "vfio-pci", &error));
+  g_assert_false (pp_kernel_write (read_only, override, "vfio-pci", &error));
   g_assert_error (error, PP_ERROR, PP_ERROR_READ_ONLY);
   g_assert_nonnull (strstr (error->message, "--read-only"));
   g_assert_nonnull (strstr (error->message, override));
@@ -477,17 +479,17 @@ test_sysfs_write (void)
   g_clear_pointer (&after, g_free);
 
   /* Only the files of the bind sequence may be written. */
-  g_assert_false (pp_sysfs_write (
+  g_assert_false (pp_kernel_write (
       writable, "/sys/bus/pci/devices/0000:01:00.0/remove", "1", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
   g_clear_error (&error);
   g_assert_false (
-      pp_sysfs_write (writable, "/etc/driver_override", "x", &error));
+      pp_kernel_write (writable, "/etc/driver_override", "x", &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
   g_clear_error (&error);
 
   /* A failing write names the file and the errno text. */
-  g_assert_false (pp_sysfs_write (
+  g_assert_false (pp_kernel_write (
       writable, "/sys/bus/pci/devices/0000:09:00.0/driver_override", "vfio-pci",
       &error));
   g_assert_error (error, PP_ERROR, PP_ERROR_KERNEL);
@@ -496,7 +498,7 @@ test_sysfs_write (void)
   g_clear_error (&error);
 
   /* Writable mode reaches the (simulated) file. */
-  g_assert_true (pp_sysfs_write (writable, override, "vfio-pci\n", &error));
+  g_assert_true (pp_kernel_write (writable, override, "vfio-pci\n", &error));
   g_assert_no_error (error);
   after = read_attribute ("0000:01:00.0", "driver_override");
   g_assert_true (g_str_has_prefix (after, "vfio-pci\n"));
@@ -510,11 +512,74 @@ test_enumerate_empty_host (void)
   g_autoptr (PpRegistry) registry = NULL;
 
   pp_testbed_clear (testbed);
-  sysfs = pp_sysfs_new (TRUE, &error);
+  sysfs = pp_sysfs_new (&error);
   registry = pp_registry_new (sysfs, NULL);
   g_assert_true (pp_registry_enumerate (registry, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (pp_registry_get_n_devices (registry), ==, 0);
+}
+
+static void
+test_store (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("pp-store-XXXXXX", &error);
+  g_autofree char *file = g_build_filename (dir, "bindings", NULL);
+  g_autoptr (PpStore) store = NULL;
+  g_autoptr (PpStore) reloaded = NULL;
+  g_autoptr (PpStore) corrupt = NULL;
+  g_autofree char *driver = NULL;
+  g_autofree char *override = NULL;
+  g_auto (GStrv) list = NULL;
+
+  g_assert_no_error (error);
+  store = pp_store_new (dir, &error);
+  g_assert_no_error (error);
+  g_assert_false (pp_store_lookup (store, "0000:01:00.0", &driver, &override));
+
+  g_assert_true (
+      pp_store_put (store, "0000:01:00.1", "snd_hda_intel", "", &error));
+  g_assert_true (pp_store_put (store, "0000:01:00.0", "nvidia", "", &error));
+  g_assert_true (pp_store_put (store, "10000:01:00.0", "", "vfio-pci", &error));
+  g_assert_no_error (error);
+
+  /* What a restarted daemon reads back. */
+  reloaded = pp_store_new (dir, &error);
+  g_assert_no_error (error);
+  list = pp_store_list (reloaded);
+  assert_strv_is ((const char *const *) list,
+                  "0000:01:00.0 0000:01:00.1 10000:01:00.0");
+  g_assert_true (
+      pp_store_lookup (reloaded, "10000:01:00.0", &driver, &override));
+  g_assert_cmpstr (driver, ==, "");
+  g_assert_cmpstr (override, ==, "vfio-pci");
+  g_clear_pointer (&driver, g_free);
+  g_clear_pointer (&override, g_free);
+
+  g_assert_true (pp_store_remove (store, "0000:01:00.1", &error));
+  g_clear_object (&reloaded);
+  reloaded = pp_store_new (dir, &error);
+  g_assert_false (
+      pp_store_lookup (reloaded, "0000:01:00.1", &driver, &override));
+
+  /* A damaged file is an error, not an empty store: forgetting records
+   * would strand devices on vfio-pci. */
+  g_file_set_contents (file, "[0000:01:00.0\ndriver=nvidia\n", -1, &error);
+  g_assert_no_error (error);
+  corrupt = pp_store_new (dir, &error);
+  g_assert_null (corrupt);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, file));
+  g_clear_error (&error);
+  g_file_set_contents (file, "[not-an-address]\ndriver=nvidia\n", -1, &error);
+  g_assert_no_error (error);
+  corrupt = pp_store_new (dir, &error);
+  g_assert_null (corrupt);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_clear_error (&error);
+
+  g_unlink (file);
+  g_rmdir (dir);
 }
 
 int
@@ -537,8 +602,9 @@ main (int argc, char **argv)
   g_test_add_func ("/model/pci-class", test_pci_class);
   g_test_add_func ("/model/iommu-drivers", test_iommu_drivers);
   g_test_add_func ("/model/address", test_address);
-  g_test_add_func ("/model/sysfs-write", test_sysfs_write);
+  g_test_add_func ("/model/kernel-write", test_kernel_write);
   g_test_add_func ("/model/empty-host", test_enumerate_empty_host);
+  g_test_add_func ("/model/store", test_store);
 
   status = g_test_run ();
   g_object_unref (testbed);
