@@ -178,8 +178,8 @@ main (int argc, char **argv)
            (double) wait_us / rounds / 1000.0,
            busy_us ? 100.0 * (double) wait_us / (double) busy_us : 0.0);
 
-  g_print ("  daemon file descriptors after %u binds and unbinds: %u\n",
-           rounds, daemon_fds);
+  g_print ("  daemon file descriptors after %u binds and unbinds: %u\n", rounds,
+           daemon_fds);
 
   g_unlink (log_path);
   {

@@ -15,6 +15,7 @@
 #include "pp-ctl-agent.h"
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
+#include "pp-ctl-monitor.h"
 #include "pp-error.h"
 #include "pp-table.h"
 
@@ -544,6 +545,12 @@ cmd_unbind (const PpCtlOptions *options, GError **error)
 
 static gboolean cmd_help (const PpCtlOptions *options, GError **error);
 
+static gboolean
+cmd_monitor (const PpCtlOptions *options, GError **error)
+{
+  return pp_ctl_monitor_run (options->json, error);
+}
+
 static const PpCtlCommand commands[] = {
   { "list", cmd_list, NULL, PP_CTL_OPT_JSON | PP_CTL_OPT_TYPE,
     "List PCI devices, one per line" },
@@ -556,6 +563,8 @@ static const PpCtlCommand commands[] = {
     "Give a device, with its IOMMU group, to vfio-pci for virtual machines" },
   { "unbind", cmd_unbind, "ADDR", PP_CTL_OPT_MOVE | PP_CTL_OPT_JSON,
     "Give a device, with its IOMMU group, back to its host driver" },
+  { "monitor", cmd_monitor, NULL, PP_CTL_OPT_JSON,
+    "Print devices added and removed and properties changed, as it happens" },
   { "help", cmd_help, "[COMMAND]", 0,
     "Show help for pcipassctl or for one command" },
 };

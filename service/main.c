@@ -69,6 +69,15 @@ on_name_lost (GDBusConnection *connection, const char *name, gpointer user_data)
 }
 
 static gboolean
+on_sighup (gpointer user_data)
+{
+  Context *ctx = user_data;
+
+  pp_daemon_reconcile (ctx->daemon);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 on_signal (gpointer user_data)
 {
   Context *ctx = user_data;
@@ -96,6 +105,7 @@ main (int argc, char **argv)
   guint owner_id;
   guint sigterm_id;
   guint sigint_id;
+  guint sighup_id;
   const GOptionEntry entries[] = {
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace,
       "Replace a running pcipassd", NULL },
@@ -156,6 +166,7 @@ main (int argc, char **argv)
 
   sigterm_id = g_unix_signal_add (SIGTERM, on_signal, &ctx);
   sigint_id = g_unix_signal_add (SIGINT, on_signal, &ctx);
+  sighup_id = g_unix_signal_add (SIGHUP, on_sighup, &ctx);
 
   owner_id = g_bus_own_name (G_BUS_TYPE_SYSTEM, PP_BUS_NAME,
                              G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT
@@ -169,5 +180,6 @@ main (int argc, char **argv)
   g_bus_unown_name (owner_id);
   g_source_remove (sigterm_id);
   g_source_remove (sigint_id);
+  g_source_remove (sighup_id);
   return ctx.status;
 }

@@ -8,7 +8,9 @@ struct _PpAuth
 {
   GObject parent_instance;
 
-  PolkitAuthority *authority; /* NULL until the first check */
+  PolkitAuthority *authority; /* NULL until polkit answered */
+  gboolean fetching;
+  GPtrArray *waiting; /* GTasks queued while the authority is fetched */
 };
 
 G_DEFINE_TYPE (PpAuth, pp_auth, G_TYPE_OBJECT)
@@ -17,6 +19,7 @@ static void
 pp_auth_dispose (GObject *object)
 {
   g_clear_object (&PP_AUTH (object)->authority);
+  g_clear_pointer (&PP_AUTH (object)->waiting, g_ptr_array_unref);
   G_OBJECT_CLASS (pp_auth_parent_class)->dispose (object);
 }
 
@@ -29,12 +32,7 @@ pp_auth_class_init (PpAuthClass *klass)
 static void
 pp_auth_init (PpAuth *self)
 {
-}
-
-PpAuth *
-pp_auth_new (void)
-{
-  return g_object_new (PP_TYPE_AUTH, NULL);
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 typedef struct
@@ -102,23 +100,46 @@ check (PpAuth *self, GTask *task)
 static void
 on_authority (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (GTask) task = user_data;
-  PpAuth *self = g_task_get_source_object (task);
-  CheckData *data = g_task_get_task_data (task);
+  g_autoptr (PpAuth) self = user_data;
   g_autoptr (GError) error = NULL;
-  PolkitAuthority *authority = polkit_authority_get_finish (result, &error);
+  g_autoptr (GPtrArray) waiting = NULL;
 
-  if (authority == NULL)
-    {
-      g_warning ("polkit is unavailable: %s", error->message);
-      deny (task, data->action_id, error->message);
-      return;
-    }
+  self->fetching = FALSE;
+  self->authority = polkit_authority_get_finish (result, &error);
   if (self->authority == NULL)
-    self->authority = authority;
-  else
-    g_object_unref (authority);
-  check (self, task);
+    g_warning ("polkit is unavailable: %s", error->message);
+
+  waiting = g_steal_pointer (&self->waiting);
+  self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < waiting->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiting, i);
+      CheckData *data = g_task_get_task_data (task);
+
+      if (self->authority != NULL)
+        check (self, task);
+      else
+        deny (task, data->action_id, error->message);
+    }
+}
+
+static void
+fetch_authority (PpAuth *self)
+{
+  if (self->fetching)
+    return;
+  self->fetching = TRUE;
+  polkit_authority_get_async (NULL, on_authority, g_object_ref (self));
+}
+
+PpAuth *
+pp_auth_new (void)
+{
+  PpAuth *self = g_object_new (PP_TYPE_AUTH, NULL);
+
+  /* Connect now, so the first call does not wait for it. */
+  fetch_authority (self);
+  return self;
 }
 
 void
@@ -155,9 +176,13 @@ pp_auth_check_async (PpAuth *self,
   g_task_set_task_data (task, data, (GDestroyNotify) check_data_free);
 
   if (self->authority != NULL)
-    check (self, task);
-  else
-    polkit_authority_get_async (NULL, on_authority, g_steal_pointer (&task));
+    {
+      check (self, task);
+      return;
+    }
+  /* Not there yet, or it failed before: (re)try, and answer then. */
+  g_ptr_array_add (self->waiting, g_steal_pointer (&task));
+  fetch_authority (self);
 }
 
 gboolean

@@ -1,9 +1,12 @@
 #include "pp-daemon.h"
 
+#include "pp-monitor.h"
+
 struct _PpDaemon
 {
   GObject parent_instance;
 
+  PpMonitor *monitor;
   PpSysfs *sysfs;
   PpHwdb *hwdb;
   PpRegistry *registry;
@@ -22,6 +25,9 @@ pp_daemon_dispose (GObject *object)
 
   /* The exporter and registry refer to the database and sysfs: drop them
    * first. */
+  if (self->monitor != NULL)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
   g_clear_object (&self->exporter);
   g_clear_object (&self->binder);
   g_clear_object (&self->store);
@@ -43,6 +49,31 @@ pp_daemon_init (PpDaemon *self)
 {
 }
 
+static void
+on_uevent (PpMonitor *monitor,
+           const char *action,
+           const char *subsystem,
+           const char *sysname,
+           const char *syspath,
+           gpointer user_data)
+{
+  PpDaemon *self = user_data;
+
+  pp_registry_handle_uevent (self->registry, action, subsystem, sysname,
+                             syspath);
+}
+
+static void
+on_overflow (PpMonitor *monitor, gpointer user_data)
+{
+  PpDaemon *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  /* Events were lost: what sysfs says now is the truth. */
+  if (!pp_registry_enumerate (self->registry, &error))
+    g_warning ("re-reading sysfs failed: %s", error->message);
+}
+
 PpDaemon *
 pp_daemon_new (const PpDaemonOptions *options, GError **error)
 {
@@ -50,6 +81,10 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
 
   self->store = pp_store_new (options->state_dir, error);
   if (self->store == NULL)
+    return NULL;
+  /* Listening before the first read: a change during it is not lost. */
+  self->monitor = pp_monitor_new (error);
+  if (self->monitor == NULL)
     return NULL;
   self->sysfs = pp_sysfs_new (error);
   if (self->sysfs == NULL)
@@ -62,6 +97,8 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
   self->binder = pp_binder_new (self->registry, self->kernel, self->store);
   pp_binder_reconcile (self->binder);
   self->exporter = pp_exporter_new (self->registry, self->binder);
+  g_signal_connect (self->monitor, "uevent", G_CALLBACK (on_uevent), self);
+  g_signal_connect (self->monitor, "overflow", G_CALLBACK (on_overflow), self);
   return g_steal_pointer (&self);
 }
 
@@ -77,4 +114,15 @@ pp_daemon_export (PpDaemon *self, GDBusConnection *connection)
 {
   g_return_if_fail (PP_IS_DAEMON (self));
   pp_exporter_export (self->exporter, connection);
+}
+
+void
+pp_daemon_reconcile (PpDaemon *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (PP_IS_DAEMON (self));
+  g_message ("re-reading sysfs on request");
+  if (!pp_registry_enumerate (self->registry, &error))
+    g_warning ("re-reading sysfs failed: %s", error->message);
 }

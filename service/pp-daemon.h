@@ -26,4 +26,7 @@ PpRegistry *pp_daemon_get_registry (PpDaemon *self);
 /* Exports every object on @connection; call before owning the name. */
 void pp_daemon_export (PpDaemon *self, GDBusConnection *connection);
 
+/* Re-reads sysfs and publishes the differences (SIGHUP). */
+void pp_daemon_reconcile (PpDaemon *self);
+
 G_END_DECLS

@@ -19,8 +19,10 @@ struct _PpExporter
   PpBinder *binder;
   PpAuth *auth;
   GDBusObjectManagerServer *server;
+  GHashTable *dirty; /* PpDbusDevice skeletons with unannounced changes */
   gulong added_id;
   gulong removed_id;
+  gulong done_id;
 };
 
 G_DEFINE_TYPE (PpExporter, pp_exporter, G_TYPE_OBJECT)
@@ -358,6 +360,32 @@ on_handle_unbind (PpDbusDevice *iface,
 }
 
 static void
+on_skeleton_notify (GObject *iface, GParamSpec *pspec, gpointer user_data)
+{
+  PpExporter *self = user_data;
+
+  g_hash_table_add (self->dirty, g_object_ref (iface));
+}
+
+/* Announces what one uevent or operation changed now, as one
+ * PropertiesChanged per object, rather than whenever the skeletons'
+ * idle handlers run and merge it with the next change. */
+static void
+on_changes_done (PpRegistry *registry, gpointer user_data)
+{
+  PpExporter *self = user_data;
+  GHashTableIter iter;
+  gpointer iface;
+
+  g_hash_table_iter_init (&iter, self->dirty);
+  while (g_hash_table_iter_next (&iter, &iface, NULL))
+    {
+      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (iface));
+      g_hash_table_iter_remove (&iter);
+    }
+}
+
+static void
 export_device (PpExporter *self, PpDevice *device)
 {
   const char *address = pp_device_get_address (device);
@@ -379,6 +407,8 @@ export_device (PpExporter *self, PpDevice *device)
   g_signal_connect (iface, "handle-unbind", G_CALLBACK (on_handle_unbind),
                     NULL);
   pp_dbus_object_skeleton_set_device (object, iface);
+  g_signal_connect_object (iface, "notify", G_CALLBACK (on_skeleton_notify),
+                           self, 0);
   g_dbus_object_manager_server_export (self->server,
                                        G_DBUS_OBJECT_SKELETON (object));
 }
@@ -434,6 +464,8 @@ pp_exporter_export (PpExporter *self, GDBusConnection *connection)
                                      G_CALLBACK (on_device_added), self);
   self->removed_id = g_signal_connect (self->registry, "device-removed",
                                        G_CALLBACK (on_device_removed), self);
+  self->done_id = g_signal_connect (self->registry, "changes-done",
+                                    G_CALLBACK (on_changes_done), self);
 
   /* Going on the bus last: the tree appears whole. */
   g_dbus_object_manager_server_set_connection (self->server, connection);
@@ -446,6 +478,8 @@ pp_exporter_unexport (PpExporter *self)
 
   g_clear_signal_handler (&self->added_id, self->registry);
   g_clear_signal_handler (&self->removed_id, self->registry);
+  g_clear_signal_handler (&self->done_id, self->registry);
+  g_hash_table_remove_all (self->dirty);
   if (self->server != NULL)
     g_dbus_object_manager_server_set_connection (self->server, NULL);
   g_clear_object (&self->server);
@@ -461,6 +495,7 @@ pp_exporter_dispose (GObject *object)
   g_clear_object (&self->registry);
   g_clear_object (&self->binder);
   g_clear_object (&self->auth);
+  g_clear_pointer (&self->dirty, g_hash_table_unref);
   G_OBJECT_CLASS (pp_exporter_parent_class)->dispose (object);
 }
 
@@ -473,6 +508,8 @@ pp_exporter_class_init (PpExporterClass *klass)
 static void
 pp_exporter_init (PpExporter *self)
 {
+  self->dirty = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                       g_object_unref, NULL);
 }
 
 PpExporter *

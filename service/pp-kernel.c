@@ -297,7 +297,8 @@ wait_for_state (Sequence *seq,
 
       reached = check (seq->address, want);
       now = g_get_monotonic_time ();
-      if (reached || now >= deadline)
+      /* A removed device never gets there: fail now, not at the timeout. */
+      if (reached || now >= deadline || !device_exists (seq->address))
         break;
 
       timeout_ms = (int) ((deadline - now + 999) / 1000);

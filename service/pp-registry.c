@@ -4,6 +4,8 @@
 #include "pp-protect.h"
 #include "pp-vfio.h"
 
+#include <string.h>
+
 struct _PpRegistry
 {
   GObject parent_instance;
@@ -18,6 +20,7 @@ enum
 {
   SIGNAL_DEVICE_ADDED,
   SIGNAL_DEVICE_REMOVED,
+  SIGNAL_CHANGES_DONE,
   N_SIGNALS
 };
 
@@ -49,6 +52,11 @@ pp_registry_class_init (PpRegistryClass *klass)
   signals[SIGNAL_DEVICE_REMOVED] = g_signal_new (
       "device-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
       NULL, NULL, G_TYPE_NONE, 1, PP_TYPE_DEVICE);
+  /* Emitted when a batch of changes (one uevent, one operation) is
+   * complete, so that observers can announce it as one. */
+  signals[SIGNAL_CHANGES_DONE]
+      = g_signal_new ("changes-done", G_TYPE_FROM_CLASS (klass),
+                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -82,11 +90,68 @@ create_device (PpRegistry *self, const PpSysfsDevice *info)
                         device_name ? device_name : "");
 }
 
+static PpDevice *
+add_device (PpRegistry *self, const PpSysfsDevice *info)
+{
+  PpDevice *device = create_device (self, info);
+
+  g_hash_table_insert (self->devices, (gpointer) pp_device_get_address (device),
+                       device);
+  pp_iommu_groups_add (self->groups, device);
+  return device;
+}
+
+/* Applies a new snapshot; the caller refreshes the groups it returns. */
+static int
+apply_info (PpRegistry *self, PpDevice *device, const PpSysfsDevice *info)
+{
+  int old_group = pp_device_get_iommu_group (device);
+
+  pp_device_update (device, info);
+  if (pp_device_get_iommu_group (device) != old_group)
+    {
+      pp_iommu_groups_remove (self->groups, device);
+      pp_iommu_groups_add (self->groups, device);
+    }
+  return old_group;
+}
+
+static void
+refresh_in_use (PpDevice *device)
+{
+  pp_device_set_in_use (
+      device, pp_iommu_driver_is_vfio (pp_device_get_driver (device))
+                  && pp_vfio_in_use (pp_device_get_iommu_group (device),
+                                     pp_device_get_address (device)));
+}
+
+static void
+remove_device (PpRegistry *self, PpDevice *device)
+{
+  g_autoptr (PpDevice) ref = g_object_ref (device);
+  g_autofree char *physfn = NULL;
+  int group = pp_device_get_iommu_group (device);
+
+  g_object_get (device, "physical-function", &physfn, NULL);
+  pp_iommu_groups_remove (self->groups, device);
+  pp_iommu_groups_refresh (self->groups, group);
+  g_hash_table_remove (self->devices, pp_device_get_address (device));
+  g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
+
+  /* A VF that goes changes its PF's VirtualFunctions. */
+  if (*physfn != '\0')
+    pp_registry_refresh_device (self, physfn);
+}
+
 gboolean
 pp_registry_enumerate (PpRegistry *self, GError **error)
 {
   g_autoptr (GPtrArray) infos = NULL;
   g_autoptr (GPtrArray) added = g_ptr_array_new ();
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer value;
 
   g_return_val_if_fail (PP_IS_REGISTRY (self), FALSE);
 
@@ -99,18 +164,20 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
       const PpSysfsDevice *info = g_ptr_array_index (infos, i);
       PpDevice *device = g_hash_table_lookup (self->devices, info->address);
 
+      g_hash_table_add (seen, info->address);
       if (device != NULL)
-        {
-          pp_device_update (device, info);
-          continue;
-        }
-
-      device = create_device (self, info);
-      g_hash_table_insert (self->devices,
-                           (gpointer) pp_device_get_address (device), device);
-      pp_iommu_groups_add (self->groups, device);
-      g_ptr_array_add (added, device);
+        apply_info (self, device, info);
+      else
+        g_ptr_array_add (added, add_device (self, info));
     }
+
+  /* On a re-read (lost events), whatever is not there any more goes. */
+  g_hash_table_iter_init (&iter, self->devices);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (!g_hash_table_contains (seen, pp_device_get_address (value)))
+      g_ptr_array_add (gone, g_object_ref (value));
+  for (guint i = 0; i < gone->len; i++)
+    remove_device (self, g_ptr_array_index (gone, i));
 
   /* Groups are computed from what every member reported, once the whole
    * walk is done, rather than by re-reading each group's directory. */
@@ -120,8 +187,10 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
   for (guint i = 0; i < added->len; i++)
     g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
                    g_ptr_array_index (added, i));
+  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
 
-  g_debug ("enumerated %u PCI devices", infos->len);
+  g_debug ("enumerated %u PCI devices: %u new, %u gone", infos->len, added->len,
+           gone->len);
   return TRUE;
 }
 
@@ -162,6 +231,20 @@ pp_registry_get_group_members (PpRegistry *self, int group)
   return pp_iommu_groups_get_members (self->groups, group);
 }
 
+static void
+apply_host_state (PpDevice *device, GHashTable *protected)
+{
+  const char *reason
+      = g_hash_table_lookup (protected, pp_device_get_address (device));
+
+  /* The firmware console's GPU comes first: losing it blanks the screen
+   * even when nothing else depends on it. */
+  if (pp_device_get_boot_vga (device))
+    reason = PP_PROTECT_BOOT_VGA;
+  pp_device_set_protection_reason (device, reason);
+  refresh_in_use (device);
+}
+
 void
 pp_registry_update_host_state (PpRegistry *self)
 {
@@ -173,22 +256,7 @@ pp_registry_update_host_state (PpRegistry *self)
 
   g_hash_table_iter_init (&iter, self->devices);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      PpDevice *device = value;
-      const char *address = pp_device_get_address (device);
-      const char *reason = g_hash_table_lookup (protected, address);
-
-      /* The firmware console's GPU comes first: losing it blanks the
-       * screen even when nothing else depends on it. */
-      if (pp_device_get_boot_vga (device))
-        reason = PP_PROTECT_BOOT_VGA;
-      pp_device_set_protection_reason (device, reason);
-
-      pp_device_set_in_use (
-          device,
-          pp_iommu_driver_is_vfio (pp_device_get_driver (device))
-              && pp_vfio_in_use (pp_device_get_iommu_group (device), address));
-    }
+    apply_host_state (value, protected);
 }
 
 void
@@ -196,8 +264,7 @@ pp_registry_refresh_device (PpRegistry *self, const char *address)
 {
   g_autoptr (PpSysfsDevice) info = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (PpDevice) device = NULL;
-  g_autofree char *syspath = NULL;
+  PpDevice *device;
   int old_group;
 
   g_return_if_fail (PP_IS_REGISTRY (self));
@@ -205,31 +272,125 @@ pp_registry_refresh_device (PpRegistry *self, const char *address)
   device = g_hash_table_lookup (self->devices, address);
   if (device == NULL)
     return;
-  g_object_ref (device);
-  old_group = pp_device_get_iommu_group (device);
-  syspath = g_strdup (pp_device_get_syspath (device));
 
-  info = pp_sysfs_read_device (self->sysfs, syspath, &error);
+  info = pp_sysfs_read_device (self->sysfs, pp_device_get_syspath (device),
+                               &error);
   if (info == NULL)
     {
       g_debug ("%s is gone: %s", address, error->message);
-      pp_iommu_groups_remove (self->groups, device);
-      pp_iommu_groups_refresh (self->groups, old_group);
-      g_hash_table_remove (self->devices, address);
-      g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
+      remove_device (self, device);
+      g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
       return;
     }
 
-  pp_device_update (device, info);
-  if (pp_device_get_iommu_group (device) != old_group)
-    {
-      pp_iommu_groups_remove (self->groups, device);
-      pp_iommu_groups_add (self->groups, device);
-      pp_iommu_groups_refresh (self->groups, old_group);
-    }
+  old_group = apply_info (self, device, info);
+  if (old_group != pp_device_get_iommu_group (device))
+    pp_iommu_groups_refresh (self->groups, old_group);
   pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
-  pp_device_set_in_use (
-      device,
-      pp_iommu_driver_is_vfio (pp_device_get_driver (device))
-          && pp_vfio_in_use (pp_device_get_iommu_group (device), address));
+  refresh_in_use (device);
+  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
+}
+
+static void
+handle_pci_add (PpRegistry *self, const char *syspath)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PpSysfsDevice) info
+      = pp_sysfs_read_device (self->sysfs, syspath, &error);
+  PpDevice *device;
+
+  if (info == NULL)
+    {
+      /* Gone again before we looked: its remove event follows. */
+      g_debug ("added device not readable: %s", error->message);
+      return;
+    }
+
+  device = g_hash_table_lookup (self->devices, info->address);
+  if (device != NULL)
+    {
+      pp_registry_refresh_device (self, info->address);
+      return;
+    }
+
+  /* Complete before it is announced: properties, group, host state. */
+  device = add_device (self, info);
+  pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
+  {
+    g_autoptr (GHashTable) protected = pp_protect_scan ();
+    apply_host_state (device, protected);
+  }
+  g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0, device);
+
+  /* A new VF changes its PF's VirtualFunctions. */
+  if (*info->physfn != '\0')
+    pp_registry_refresh_device (self, info->physfn);
+}
+
+static void
+handle_vfio (PpRegistry *self, const char *sysname)
+{
+  const char *number = g_str_has_prefix (sysname, "noiommu-")
+                           ? sysname + strlen ("noiommu-")
+                           : sysname;
+  GPtrArray *members;
+  guint64 group;
+
+  if (!g_ascii_string_to_unsigned (number, 10, 0, G_MAXINT, &group, NULL))
+    return;
+  members = pp_iommu_groups_get_members (self->groups, (int) group);
+  for (guint i = 0; members != NULL && i < members->len; i++)
+    refresh_in_use (g_ptr_array_index (members, i));
+}
+
+void
+pp_registry_handle_uevent (PpRegistry *self,
+                           const char *action,
+                           const char *subsystem,
+                           const char *sysname,
+                           const char *syspath)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+
+  if (action == NULL || subsystem == NULL || sysname == NULL)
+    return;
+  g_debug ("uevent %s %s %s", action, subsystem, sysname);
+
+  if (g_str_equal (subsystem, "vfio"))
+    {
+      handle_vfio (self, sysname);
+    }
+  else if (!g_str_equal (subsystem, "pci"))
+    {
+      return;
+    }
+  else if (g_str_equal (action, "add"))
+    {
+      handle_pci_add (self, syspath);
+    }
+  else if (g_str_equal (action, "remove"))
+    {
+      PpDevice *device = g_hash_table_lookup (self->devices, sysname);
+
+      /* The directory is gone already: drop what we know, read nothing. */
+      if (device != NULL)
+        remove_device (self, device);
+    }
+  else if (g_hash_table_contains (self->devices, sysname))
+    {
+      /* bind, unbind, change...: an unbind event names no driver, so
+       * re-read what sysfs says now rather than trust the event. */
+      pp_registry_refresh_device (self, sysname);
+    }
+  else
+    {
+      g_autoptr (GError) error = NULL;
+
+      /* An event for a device we never saw: we missed its add. */
+      g_message ("uevent %s for unknown device %s: re-reading sysfs", action,
+                 sysname);
+      if (!pp_registry_enumerate (self, &error))
+        g_warning ("re-reading sysfs failed: %s", error->message);
+    }
+  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
 }

@@ -2,8 +2,8 @@
  *
  * The model's root: it reads sysfs through PpSysfs, names devices from
  * the hardware database, and keeps the IOMMU group table current.  It
- * knows nothing of D-Bus; exporters follow its "device-added" and
- * "device-removed" signals.
+ * knows nothing of D-Bus; exporters follow its "device-added",
+ * "device-removed" and "changes-done" signals.
  */
 #pragma once
 
@@ -19,8 +19,9 @@ G_DECLARE_FINAL_TYPE (PpRegistry, pp_registry, PP, REGISTRY, GObject)
 /* Takes its own reference on @sysfs; @hwdb may be NULL (no names). */
 PpRegistry *pp_registry_new (PpSysfs *sysfs, PpHwdb *hwdb);
 
-/* Reads every device from sysfs, once each, and builds the group table.
- * Emits "device-added" for each new device. */
+/* Reads every device from sysfs, once each, and builds the group table;
+ * again later, reconciles: updates what changed, adds what is new
+ * ("device-added"), drops what is gone ("device-removed"). */
 gboolean pp_registry_enumerate (PpRegistry *self, GError **error);
 
 /* All devices sorted by address; the array holds references. */
@@ -37,6 +38,15 @@ GPtrArray *pp_registry_get_group_members (PpRegistry *self, int group);
 /* Re-reads one device from sysfs and publishes what changed, its group's
  * included; a device that is gone is removed ("device-removed"). */
 void pp_registry_refresh_device (PpRegistry *self, const char *address);
+
+/* Follows one uevent (from PpMonitor): add and remove create and drop
+ * devices, bind, unbind and change re-read the device, vfio events update
+ * which groups are open; an event for an unknown device re-reads all. */
+void pp_registry_handle_uevent (PpRegistry *self,
+                                const char *action,
+                                const char *subsystem,
+                                const char *sysname,
+                                const char *syspath);
 
 /* Re-evaluates what sysfs events do not announce: which devices the host
  * depends on (ProtectionReason) and which VFIO groups are open (State

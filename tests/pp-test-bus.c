@@ -315,3 +315,50 @@ pp_test_bus_set_allowed (PpTestBus *tb, const char *const *actions)
   g_assert_no_error (error);
   g_variant_unref (reply);
 }
+
+typedef struct
+{
+  const char *path;
+  const char *needle;
+  gboolean found;
+} LogWait;
+
+static gboolean
+log_contains (LogWait *w)
+{
+  g_autofree char *contents = NULL;
+
+  if (g_file_get_contents (w->path, &contents, NULL, NULL)
+      && strstr (contents, w->needle) != NULL)
+    w->found = TRUE;
+  return w->found;
+}
+
+static void
+on_log_changed (GFileMonitor *monitor,
+                GFile *file,
+                GFile *other,
+                GFileMonitorEvent event,
+                gpointer user_data)
+{
+  log_contains (user_data);
+}
+
+void
+pp_test_bus_wait_polkit_log (PpTestBus *tb, const char *needle)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (tb->polkit_log);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GFileMonitor) monitor = NULL;
+  g_autofree char *what = g_strdup_printf ("polkitd to log \"%s\"", needle);
+  LogWait w = { tb->polkit_log, needle, FALSE };
+
+  monitor = g_file_monitor_file (file, G_FILE_MONITOR_NONE, NULL, &error);
+  g_assert_no_error (error);
+  /* Every write is an event; check once first for what came before. */
+  g_file_monitor_set_rate_limit (monitor, 0);
+  g_signal_connect (monitor, "changed", G_CALLBACK (on_log_changed), &w);
+  if (!log_contains (&w))
+    iterate_until (&w.found, what);
+  g_signal_handlers_disconnect_by_data (monitor, &w);
+}

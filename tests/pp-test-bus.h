@@ -31,6 +31,10 @@ PpTestBus *pp_test_bus_new (gboolean with_polkit);
  * subject and flags. */
 char *pp_test_bus_polkit_log (PpTestBus *tb);
 
+/* Waits until the polkitd mock's log contains @needle: a call reached
+ * it. */
+void pp_test_bus_wait_polkit_log (PpTestBus *tb, const char *needle);
+
 /* Tells the polkitd mock which actions to allow from now on (none by
  * default). */
 void pp_test_bus_set_allowed (PpTestBus *tb, const char *const *actions);

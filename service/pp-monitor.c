@@ -1,0 +1,125 @@
+#include "pp-monitor.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <libudev.h>
+
+/* As bolt does: far more than a burst of hotplug events needs. */
+#define RECEIVE_BUFFER_SIZE (128 * 1024 * 1024)
+
+struct _PpMonitor
+{
+  GObject parent_instance;
+
+  struct udev *udev;
+  struct udev_monitor *monitor;
+  guint watch_id;
+};
+
+enum
+{
+  SIGNAL_UEVENT,
+  SIGNAL_OVERFLOW,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (PpMonitor, pp_monitor, G_TYPE_OBJECT)
+
+static void
+pp_monitor_finalize (GObject *object)
+{
+  PpMonitor *self = PP_MONITOR (object);
+
+  g_clear_handle_id (&self->watch_id, g_source_remove);
+  g_clear_pointer (&self->monitor, udev_monitor_unref);
+  g_clear_pointer (&self->udev, udev_unref);
+  G_OBJECT_CLASS (pp_monitor_parent_class)->finalize (object);
+}
+
+static void
+pp_monitor_class_init (PpMonitorClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pp_monitor_finalize;
+
+  signals[SIGNAL_UEVENT]
+      = g_signal_new ("uevent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                      NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING,
+                      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_OVERFLOW]
+      = g_signal_new ("overflow", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+pp_monitor_init (PpMonitor *self)
+{
+}
+
+static gboolean
+on_readable (int fd, GIOCondition condition, gpointer user_data)
+{
+  PpMonitor *self = user_data;
+  struct udev_device *dev;
+
+  /* One event per wakeup: each is handled, and announced, on its own. */
+  errno = 0;
+  dev = udev_monitor_receive_device (self->monitor);
+  if (dev == NULL)
+    {
+      if (errno == ENOBUFS)
+        {
+          g_warning ("uevent buffer overflowed: events were lost");
+          g_signal_emit (self, signals[SIGNAL_OVERFLOW], 0);
+        }
+      return G_SOURCE_CONTINUE;
+    }
+
+  g_signal_emit (self, signals[SIGNAL_UEVENT], 0, udev_device_get_action (dev),
+                 udev_device_get_subsystem (dev), udev_device_get_sysname (dev),
+                 udev_device_get_syspath (dev));
+  udev_device_unref (dev);
+  return G_SOURCE_CONTINUE;
+}
+
+PpMonitor *
+pp_monitor_new (GError **error)
+{
+  g_autoptr (PpMonitor) self = g_object_new (PP_TYPE_MONITOR, NULL);
+  int r;
+
+  self->udev = udev_new ();
+  if (self->udev != NULL)
+    /* The kernel's own events: they need no udevd, and we read sysfs
+     * ourselves rather than udev's database. */
+    self->monitor = udev_monitor_new_from_netlink (self->udev, "kernel");
+  if (self->monitor == NULL)
+    {
+      int err = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "cannot listen to uevents: %s", g_strerror (err));
+      return NULL;
+    }
+
+  r = udev_monitor_filter_add_match_subsystem_devtype (self->monitor, "pci",
+                                                       NULL);
+  if (r >= 0)
+    r = udev_monitor_filter_add_match_subsystem_devtype (self->monitor, "vfio",
+                                                         NULL);
+  if (r >= 0)
+    r = udev_monitor_enable_receiving (self->monitor);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot listen to uevents: %s", g_strerror (-r));
+      return NULL;
+    }
+  if (udev_monitor_set_receive_buffer_size (self->monitor, RECEIVE_BUFFER_SIZE)
+      < 0)
+    g_debug ("could not enlarge the uevent buffer: %s", g_strerror (errno));
+
+  self->watch_id = g_unix_fd_add (udev_monitor_get_fd (self->monitor), G_IO_IN,
+                                  on_readable, self);
+  return g_steal_pointer (&self);
+}
