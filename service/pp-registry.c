@@ -128,15 +128,19 @@ refresh_in_use (PpDevice *device)
 static void
 remove_device (PpRegistry *self, PpDevice *device)
 {
-  g_autoptr (PpDevice) ref = g_object_ref (device);
   g_autofree char *physfn = NULL;
   int group = pp_device_get_iommu_group (device);
+
+  /* The table holds the last reference: keep it for the signal. */
+  g_object_ref (device);
 
   g_object_get (device, "physical-function", &physfn, NULL);
   pp_iommu_groups_remove (self->groups, device);
   pp_iommu_groups_refresh (self->groups, group);
   g_hash_table_remove (self->devices, pp_device_get_address (device));
   g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
+
+  g_object_unref (device);
 
   /* A VF that goes changes its PF's VirtualFunctions. */
   if (*physfn != '\0')

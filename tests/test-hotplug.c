@@ -319,9 +319,10 @@ static void
 on_bind_reply (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Pending *p = user_data;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (
-      G_DBUS_CONNECTION (source), result, &p->error);
+  GVariant *reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source),
+                                                   result, &p->error);
 
+  g_clear_pointer (&reply, g_variant_unref);
   p->done = TRUE;
 }
 
@@ -329,12 +330,13 @@ static void
 mock_call (Fixture *fx, const char *method, GVariant *args)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+  GVariant *reply = g_dbus_connection_call_sync (
       fx->bus->connection, "org.freedesktop.PolicyKit1",
       "/org/freedesktop/PolicyKit1/Authority", "org.freedesktop.DBus.Mock",
       method, args, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 
   g_assert_no_error (error);
+  g_variant_unref (reply);
 }
 
 static void
