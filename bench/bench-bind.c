@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "pp-fake-kernel.h"
+#include "bench-stats.h"
 #include "pp-test-bus.h"
 #include "pp-testbed.h"
 
@@ -23,23 +24,6 @@
 #include <unistd.h>
 
 #define GPU_PATH "/io/github/pcipassd/devices/pci_0000_01_00_0"
-
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a;
-  double y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-percentile (GArray *sorted, double p)
-{
-  guint i = (guint) (p * (sorted->len - 1) + 0.5);
-
-  return g_array_index (sorted, double, i);
-}
 
 static void
 call (PpTestBus *bus, const char *method)
@@ -165,13 +149,13 @@ main (int argc, char **argv)
     g_error ("expected %u bind sequences in the daemon log, found %u",
              2 * rounds, sequences);
 
-  g_array_sort (bind_ms, compare_doubles);
+  bench_sort (bind_ms);
   g_print ("Bind of a 2-device group, %u rounds on the simulated kernel:\n",
            rounds);
   g_print ("  client-side: mean %.2f ms, median %.2f ms, p90 %.2f ms, "
            "max %.2f ms\n",
-           total / rounds, percentile (bind_ms, 0.5), percentile (bind_ms, 0.9),
-           percentile (bind_ms, 1.0));
+           total / rounds, bench_percentile (bind_ms, 0.5),
+           bench_percentile (bind_ms, 0.9), bench_percentile (bind_ms, 1.0));
   g_print ("  in the daemon's kernel sequences: %.2f ms per Bind, of which "
            "%.2f ms (%.0f%%) waiting for confirmations\n",
            (double) busy_us / rounds / 1000.0,

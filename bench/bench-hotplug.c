@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include "bench-stats.h"
 #include "pp-test-bus.h"
 #include "pp-testbed.h"
 
@@ -58,23 +59,6 @@ wait_for (guint *counter, guint target)
   while (*counter < target)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (id);
-}
-
-static int
-compare_doubles (gconstpointer a, gconstpointer b)
-{
-  double x = *(const double *) a;
-  double y = *(const double *) b;
-
-  return (x > y) - (x < y);
-}
-
-static double
-percentile (GArray *sorted, double p)
-{
-  guint i = (guint) (p * (sorted->len - 1) + 0.5);
-
-  return g_array_index (sorted, double, i);
 }
 
 int
@@ -124,7 +108,7 @@ main (int argc, char **argv)
       ms = (double) (g_get_monotonic_time () - sent) / 1000.0;
       g_array_append_val (latency, ms);
     }
-  g_array_sort (latency, compare_doubles);
+  bench_sort (latency);
 
   for (guint i = 0; i < n; i++)
     g_string_append_printf (topo,
@@ -140,8 +124,8 @@ main (int argc, char **argv)
 
   g_print ("uevent -> PropertiesChanged, %u events: median %.3f ms, p99 "
            "%.3f ms, max %.3f ms\n",
-           n, percentile (latency, 0.5), percentile (latency, 0.99),
-           percentile (latency, 1.0));
+           n, bench_percentile (latency, 0.5), bench_percentile (latency, 0.99),
+           bench_percentile (latency, 1.0));
   g_print ("burst of %u hot-added devices: all announced %.0f ms after the "
            "first add (the simulated kernel took %.0f ms to create them)\n",
            n, burst_ms, load_ms);

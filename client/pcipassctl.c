@@ -249,33 +249,42 @@ show_device (PpCtlInventory *inventory, PpDbusDevice *d)
   print_table (table, NULL);
 }
 
-static gboolean
-cmd_show (const PpCtlOptions *options, GError **error)
+/* The device named by @text (ADDR or BB:SS.F) and the inventory that
+ * holds it; a bad address is a usage error, an unknown one a failure. */
+static PpDbusDevice *
+load_device (const char *text, PpCtlInventory **inventory, GError **error)
 {
-  g_autoptr (PpCtlInventory) inventory = NULL;
   g_autoptr (GError) local = NULL;
-  g_autofree char *address = NULL;
+  g_autofree char *address = pp_address_normalize (text, TRUE, &local);
   PpDbusDevice *device;
 
-  address = pp_address_normalize (options->argument, TRUE, &local);
   if (address == NULL)
     {
       g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                            local->message);
-      return FALSE;
+      return NULL;
     }
 
-  inventory = pp_ctl_inventory_load (error);
-  if (inventory == NULL)
-    return FALSE;
+  *inventory = pp_ctl_inventory_load (error);
+  if (*inventory == NULL)
+    return NULL;
 
-  device = pp_ctl_inventory_lookup (inventory, address);
+  device = pp_ctl_inventory_lookup (*inventory, address);
   if (device == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "no PCI device at %s", address);
-      return FALSE;
-    }
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "no PCI device at %s", address);
+  return device;
+}
+
+static gboolean
+cmd_show (const PpCtlOptions *options, GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = NULL;
+  PpDbusDevice *device;
+
+  device = load_device (options->argument, &inventory, error);
+  if (device == NULL)
+    return FALSE;
 
   if (options->json)
     {
@@ -456,29 +465,11 @@ move_device (const PpCtlOptions *options,
   g_autoptr (PpCtlAgent) agent = NULL;
   g_autoptr (GVariant) plan = NULL;
   g_autoptr (GVariant) steps = NULL;
-  g_autoptr (GError) local = NULL;
-  g_autofree char *address = NULL;
   PpDbusDevice *device;
 
-  address = pp_address_normalize (options->argument, TRUE, &local);
-  if (address == NULL)
-    {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           local->message);
-      return FALSE;
-    }
-
-  inventory = pp_ctl_inventory_load (error);
-  if (inventory == NULL)
-    return FALSE;
-
-  device = pp_ctl_inventory_lookup (inventory, address);
+  device = load_device (options->argument, &inventory, error);
   if (device == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                   "no PCI device at %s", address);
-      return FALSE;
-    }
+    return FALSE;
 
   plan = call_move (device, method, options, TRUE, error);
   if (plan == NULL)

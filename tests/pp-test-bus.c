@@ -2,6 +2,10 @@
 
 #include "pp-test-bus.h"
 
+#include "pp-address.h"
+
+#include <fcntl.h>
+
 #include <signal.h>
 #include <glib/gstdio.h>
 #include <sys/prctl.h>
@@ -361,4 +365,33 @@ pp_test_bus_wait_polkit_log (PpTestBus *tb, const char *needle)
   if (!log_contains (&w))
     iterate_until (&w.found, what);
   g_signal_handlers_disconnect_by_data (monitor, &w);
+}
+
+GVariant *
+pp_test_bus_get_property (PpTestBus *tb, const char *address, const char *name)
+{
+  g_autofree char *path = pp_address_to_object_path (address);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      tb->connection, "io.github.pcipassd", path,
+      "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new ("(ss)", "io.github.pcipassd1.Device", name),
+      G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  GVariant *value;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return value;
+}
+
+void
+pp_test_write_sysfs (const char *path, const char *value)
+{
+  /* One open(O_WRONLY) and write(), as the kernel's files want: no
+   * O_APPEND, no O_TRUNC, no rename. */
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, value, strlen (value)), ==, strlen (value));
+  close (fd);
 }

@@ -65,6 +65,13 @@ pp_test_run_ctl (const char *const *args, char **out_stderr, int *out_status);
 /* Spawns @argv; the child gets SIGTERM when the test process dies. */
 GSubprocess *pp_test_spawn (GSubprocessFlags flags, const char *const *argv);
 
+/* A property of the device at @address, as pcipassd publishes it. */
+GVariant *
+pp_test_bus_get_property (PpTestBus *tb, const char *address, const char *name);
+
+/* Writes @value to a (simulated) sysfs file the way the kernel wants. */
+void pp_test_write_sysfs (const char *path, const char *value);
+
 /* Path of a built program: PCIPASSD_PATH or PCIPASSCTL_PATH. */
 const char *pp_test_pcipassd_path (void);
 const char *pp_test_pcipassctl_path (void);

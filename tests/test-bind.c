@@ -147,30 +147,14 @@ opts (const char *text)
   return v;
 }
 
-static GVariant *
-get_property (Fixture *fx, const char *address, const char *name)
-{
-  g_autofree char *path = path_of (address);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      fx->bus->connection, "io.github.pcipassd", path,
-      "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new ("(ss)", DEVICE_IFACE, name), G_VARIANT_TYPE ("(v)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  GVariant *value;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
-}
-
 static void
 assert_string_property (Fixture *fx,
                         const char *address,
                         const char *name,
                         const char *expected)
 {
-  g_autoptr (GVariant) value = get_property (fx, address, name);
+  g_autoptr (GVariant) value
+      = pp_test_bus_get_property (fx->bus, address, name);
 
   if (g_strcmp0 (g_variant_get_string (value, NULL), expected) != 0)
     g_error ("%s %s is \"%s\", expected \"%s\"", address, name,
@@ -180,7 +164,8 @@ assert_string_property (Fixture *fx,
 static gboolean
 bool_property (Fixture *fx, const char *address, const char *name)
 {
-  g_autoptr (GVariant) value = get_property (fx, address, name);
+  g_autoptr (GVariant) value
+      = pp_test_bus_get_property (fx->bus, address, name);
 
   return g_variant_get_boolean (value);
 }
@@ -464,18 +449,6 @@ test_restore_after_restart (Fixture *fx, gconstpointer data)
 }
 
 static void
-write_sysfs (const char *path, const char *value)
-{
-  /* One open(O_WRONLY) and write(), as the kernel's files want: no
-   * O_APPEND, no O_TRUNC, no rename. */
-  int fd = open (path, O_WRONLY | O_CLOEXEC);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (write (fd, value, strlen (value)), ==, strlen (value));
-  close (fd);
-}
-
-static void
 test_crash_between_steps (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -488,8 +461,9 @@ test_crash_between_steps (Fixture *fx, gconstpointer data)
   g_file_set_contents (path, "[" GPU "]\ndriver=nvidia\ndriver-override=\n", -1,
                        &error);
   g_assert_no_error (error);
-  write_sysfs ("/sys/bus/pci/devices/" GPU "/driver_override", "vfio-pci");
-  write_sysfs ("/sys/bus/pci/devices/" GPU "/driver/unbind", GPU);
+  pp_test_write_sysfs ("/sys/bus/pci/devices/" GPU "/driver_override",
+                       "vfio-pci");
+  pp_test_write_sysfs ("/sys/bus/pci/devices/" GPU "/driver/unbind", GPU);
   pp_fake_kernel_sync (fx->kernel);
   assert_driver_in_sysfs (GPU, "");
 

@@ -201,44 +201,18 @@ assert_signals (Fixture *fx, const char *const *expected)
   g_ptr_array_set_size (fx->signals, 0);
 }
 
-static GVariant *
-get_property (Fixture *fx, const char *address, const char *name)
-{
-  g_autofree char *path = pp_address_to_object_path (address);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
-      fx->bus->connection, "io.github.pcipassd", path,
-      "org.freedesktop.DBus.Properties", "Get",
-      g_variant_new ("(ss)", DEVICE_IFACE, name), G_VARIANT_TYPE ("(v)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
-  GVariant *value;
-
-  g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
-  return value;
-}
-
 static void
 assert_property (Fixture *fx,
                  const char *address,
                  const char *name,
                  const char *expected)
 {
-  g_autoptr (GVariant) value = get_property (fx, address, name);
+  g_autoptr (GVariant) value
+      = pp_test_bus_get_property (fx->bus, address, name);
   g_autofree char *text = g_variant_print (value, FALSE);
 
   if (!g_str_equal (text, expected))
     g_error ("%s %s is %s, expected %s", address, name, text, expected);
-}
-
-static void
-write_sysfs (const char *path, const char *value)
-{
-  int fd = open (path, O_WRONLY | O_CLOEXEC);
-
-  g_assert_cmpint (fd, >=, 0);
-  g_assert_cmpint (write (fd, value, strlen (value)), ==, strlen (value));
-  close (fd);
 }
 
 static void
@@ -283,15 +257,17 @@ test_driver_changed_behind_back (Fixture *fx, gconstpointer data)
     NULL,
   };
 
-  write_sysfs ("/sys/bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci");
+  pp_test_write_sysfs ("/sys/bus/pci/devices/0000:01:00.1/driver_override",
+                       "vfio-pci");
   pp_fake_kernel_sync (fx->kernel);
   /* No uevent for an override: it shows with the next event. */
-  write_sysfs ("/sys/bus/pci/drivers/snd_hda_intel/unbind", "0000:01:00.1");
+  pp_test_write_sysfs ("/sys/bus/pci/drivers/snd_hda_intel/unbind",
+                       "0000:01:00.1");
   assert_signals (
       fx, (const char *const[]){
               "changed pci_0000_01_00_1 Driver,DriverOverride,State", NULL });
 
-  write_sysfs ("/sys/bus/pci/drivers/vfio-pci/bind", "0000:01:00.1");
+  pp_test_write_sysfs ("/sys/bus/pci/drivers/vfio-pci/bind", "0000:01:00.1");
   assert_signals (fx, after_bind);
   assert_property (fx, "0000:01:00.1", "Driver", "'vfio-pci'");
   assert_property (fx, "0000:01:00.1", "State", "'vfio'");
@@ -300,8 +276,9 @@ test_driver_changed_behind_back (Fixture *fx, gconstpointer data)
 
   /* The GPU follows: now every member changes GroupViable, each in one
    * signal of its own. */
-  write_sysfs ("/sys/bus/pci/devices/0000:01:00.0/driver_override", "vfio-pci");
-  write_sysfs ("/sys/bus/pci/drivers/nvidia/unbind", "0000:01:00.0");
+  pp_test_write_sysfs ("/sys/bus/pci/devices/0000:01:00.0/driver_override",
+                       "vfio-pci");
+  pp_test_write_sysfs ("/sys/bus/pci/drivers/nvidia/unbind", "0000:01:00.0");
   assert_signals (fx, (const char *const[]){
                           "changed pci_0000_00_01_0 GroupViable",
                           "changed pci_0000_01_00_0 Driver,DriverOverride,"
@@ -599,7 +576,8 @@ test_ctl_monitor (Fixture *fx, gconstpointer data)
 
   g_assert_true (g_str_has_prefix (ready, "pcipassctl: monitoring 10 devices"));
 
-  write_sysfs ("/sys/bus/pci/drivers/snd_hda_intel/unbind", "0000:01:00.1");
+  pp_test_write_sysfs ("/sys/bus/pci/drivers/snd_hda_intel/unbind",
+                       "0000:01:00.1");
   for (guint i = 0; i < 2; i++)
     g_ptr_array_add (lines, read_line (out));
   g_ptr_array_sort (lines, compare_strings);
