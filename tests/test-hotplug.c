@@ -388,6 +388,33 @@ test_reconcile (Fixture *fx, gconstpointer data)
   assert_signals (fx, (const char *const[]){ NULL });
 }
 
+static void
+test_unknown_device (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *gpu = pp_testbed_get_devpath (testbed, "0000:01:00.0");
+  const char *const gone[] = {
+    "changed pci_0000_00_01_0 IommuGroupDevices",
+    "changed pci_0000_01_00_1 IommuGroupDevices",
+    "removed pci_0000_01_00_0",
+    NULL,
+  };
+  const char *const back[] = {
+    "added pci_0000_01_00_0",
+    "changed pci_0000_00_01_0 IommuGroupDevices",
+    "changed pci_0000_01_00_1 IommuGroupDevices",
+    NULL,
+  };
+
+  /* A "remove" the kernel did not mean (the device is still there), then
+   * an event for a device the daemon no longer knows: it must have missed
+   * something, so it re-reads sysfs and finds the GPU again. */
+  umockdev_testbed_uevent (testbed, gpu, "remove");
+  assert_signals (fx, gone);
+  umockdev_testbed_uevent (testbed, gpu, "change");
+  assert_signals (fx, back);
+  assert_property (fx, "0000:01:00.0", "Driver", "'nvidia'");
+}
+
 static GVariant *
 managed_objects (Fixture *fx)
 {
@@ -621,6 +648,8 @@ main (int argc, char **argv)
               fixture_setup, test_removed_during_bind, fixture_teardown);
   g_test_add ("/hotplug/reconcile", Fixture, "workstation", fixture_setup,
               test_reconcile, fixture_teardown);
+  g_test_add ("/hotplug/unknown-device", Fixture, "workstation", fixture_setup,
+              test_unknown_device, fixture_teardown);
   g_test_add ("/hotplug/burst-1000", Fixture, "workstation", fixture_setup,
               test_burst, fixture_teardown);
   g_test_add ("/hotplug/64-vfs", Fixture, NULL, setup_sriov, test_many_vfs,
