@@ -10,6 +10,7 @@
  * inherited, so `pcipass-testbed server -- bash` gives an interactive shell.
  */
 
+#include "pp-fake-kernel.h"
 #include "pp-testbed.h"
 
 #include <errno.h>
@@ -40,14 +41,17 @@ typedef struct
 static void
 usage (FILE *out)
 {
-  fputs ("Usage: pcipass-testbed [--print-root] FIXTURE -- COMMAND [ARGS...]\n"
+  fputs ("Usage: pcipass-testbed [--print-root] [--kernel] FIXTURE -- COMMAND "
+         "[ARGS...]\n"
          "\n"
          "Builds the simulated PCI host FIXTURE (a .topo file, or a name\n"
          "such as \"server\" from the fixtures directory), runs COMMAND on\n"
          "it under " PRELOAD_LIB ", then removes it.\n"
          "Exits with COMMAND's status (128 + N if signal N killed it).\n"
          "\n"
-         "  --print-root   print the testbed's root directory first\n",
+         "  --print-root   print the testbed's root directory first\n"
+         "  --kernel       run a simulated kernel that carries out binding\n"
+         "                 writes (driver_override, bind, unbind, probe)\n",
          out);
 }
 
@@ -123,9 +127,13 @@ find_fixture (const char *arg)
 }
 
 static int
-run (const char *fixture, gboolean print_root, char **command)
+run (const char *fixture,
+     gboolean print_root,
+     gboolean with_kernel,
+     char **command)
 {
   g_autoptr (UMockdevTestbed) tb = NULL;
+  g_autoptr (PpFakeKernel) kernel = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *path = NULL;
@@ -149,6 +157,11 @@ run (const char *fixture, gboolean print_root, char **command)
       fprintf (stderr, "pcipass-testbed: %s\n", error->message);
       return EXIT_FAILURE;
     }
+
+  /* A kernel that acts on binding writes, so that pcipassd can bind and
+   * unbind in a demo. */
+  if (with_kernel)
+    kernel = pp_fake_kernel_new (tb);
 
   if (print_root)
     {
@@ -192,6 +205,7 @@ int
 main (int argc, char **argv)
 {
   gboolean print_root = FALSE;
+  gboolean with_kernel = FALSE;
   const char *fixture;
   int i;
 
@@ -200,6 +214,10 @@ main (int argc, char **argv)
       if (g_str_equal (argv[i], "--print-root"))
         {
           print_root = TRUE;
+        }
+      else if (g_str_equal (argv[i], "--kernel"))
+        {
+          with_kernel = TRUE;
         }
       else if (g_str_equal (argv[i], "-h") || g_str_equal (argv[i], "--help"))
         {
@@ -224,5 +242,5 @@ main (int argc, char **argv)
   if (!have_preload ())
     reexec_with_preload (argv);
 
-  return run (fixture, print_root, argv + i + 2);
+  return run (fixture, print_root, with_kernel, argv + i + 2);
 }
