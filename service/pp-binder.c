@@ -2,6 +2,7 @@
 
 #include "pp-error.h"
 #include "pp-iommu.h"
+#include "pp-pci-class.h"
 
 struct _PpBinder
 {
@@ -176,10 +177,13 @@ plan_bind (PpBinder *self, PpDevice *device, GPtrArray *members, GError **error)
       PpDevice *member = g_ptr_array_index (members, i);
       PpStep *step;
 
-      /* vfio-pci refuses bridges; they stay (DMA-managed or unbound).  The
-       * device asked for is always tried, so the kernel can say why not. */
+      /* vfio-pci refuses PCI-to-PCI bridges; they stay (on pcieport or
+       * unbound, which keeps the group viable).  Other class 0x06
+       * functions, an LPC bridge on lpc_ich say, are endpoints that would
+       * hold the group for the host: they move too.  The device asked for
+       * is always tried, so the kernel can say why not. */
       if (member != device
-          && g_str_equal (pp_device_get_device_type (member), "bridge"))
+          && pp_pci_class_is_pci_bridge (pp_device_get_class_code (member)))
         continue;
       if (pp_iommu_driver_is_vfio (pp_device_get_driver (member)))
         continue;

@@ -515,3 +515,10 @@ pp_device_get_protection_reason (PpDevice *self)
   g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
   return self->protection_reason;
 }
+
+guint32
+pp_device_get_class_code (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), 0);
+  return self->class_code;
+}

@@ -42,6 +42,7 @@ const char *pp_device_get_vendor_name (PpDevice *self);
 const char *pp_device_get_device_name (PpDevice *self);
 const char *pp_device_get_protection_reason (PpDevice *self);
 gboolean pp_device_get_boot_vga (PpDevice *self);
+guint32 pp_device_get_class_code (PpDevice *self);
 int pp_device_get_iommu_group (PpDevice *self);
 
 /* The host driver Unbind restores, "" when pcipassd did not move it. */

@@ -34,3 +34,12 @@ pp_pci_type_is_valid (const char *type)
 {
   return type != NULL && g_strv_contains (types, type);
 }
+
+gboolean
+pp_pci_class_is_pci_bridge (guint32 class_code)
+{
+  guint base = (class_code >> 16) & 0xff;
+  guint sub = (class_code >> 8) & 0xff;
+
+  return base == 0x06 && (sub == 0x04 || sub == 0x07 || sub == 0x09);
+}

@@ -724,6 +724,36 @@ test_bridge_refused_by_kernel (Fixture *fx, gconstpointer data)
 }
 
 static void
+test_lpc_moves_with_group (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *steps = NULL;
+
+  /* ICH9's functions share a group; its LPC bridge (class 0x0601) is an
+   * endpoint on lpc_ich: left behind it keeps the group from a VM, so it
+   * moves with the AHCI controller asked for (seen on a real kernel). */
+  pp_testbed_load_data (testbed,
+                        "[0000:c5:1f.0]\nvendor=8086\ndevice=2918\n"
+                        "class=060100\ndriver=lpc_ich\niommu_group=95\n"
+                        "[0000:c5:1f.2]\nvendor=8086\ndevice=2922\n"
+                        "class=010601\ndriver=ahci\niommu_group=95\n"
+                        "[0000:c5:1f.3]\nvendor=8086\ndevice=2930\n"
+                        "class=0c0500\ndriver=i801_smbus\niommu_group=95\n",
+                        -1, "ich9", &error);
+  g_assert_no_error (error);
+  pp_fake_kernel_rescan (fx->kernel);
+  allow (fx, "io.github.pcipassd.bind", NULL);
+
+  steps = call (fx, "0000:c5:1f.2", "Bind", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (steps, ==,
+                   "0000:c5:1f.0:lpc_ich>vfio-pci 0000:c5:1f.2:ahci>vfio-pci "
+                   "0000:c5:1f.3:i801_smbus>vfio-pci");
+  assert_driver (fx, "0000:c5:1f.0", "vfio-pci");
+  g_assert_true (bool_property (fx, "0000:c5:1f.2", "GroupViable"));
+}
+
+static void
 test_no_iommu_group (Fixture *fx, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -950,6 +980,7 @@ main (int argc, char **argv)
        test_removed_mid_operation);
   ADD ("/bind/bridge-refused", workstation_fast, test_bridge_refused_by_kernel);
   ADD ("/bind/no-iommu-group", server, test_no_iommu_group);
+  ADD ("/bind/lpc-moves-with-group", workstation, test_lpc_moves_with_group);
   ADD ("/bind/sriov-vf", server, test_sriov_vf);
   ADD ("/polkit/interactive-flag", workstation, test_interactive_flag);
   ADD ("/polkit/absent", workstation, test_no_polkit);

@@ -331,6 +331,16 @@ test_pci_class (void)
       g_assert_true (pp_pci_type_is_valid (cases[i].type));
     }
   g_assert_false (pp_pci_type_is_valid ("toaster"));
+
+  /* Only bridges with a type 1 or 2 header stay behind in a group move. */
+  g_assert_true (pp_pci_class_is_pci_bridge (0x060400));
+  g_assert_true (pp_pci_class_is_pci_bridge (0x060401));
+  g_assert_true (pp_pci_class_is_pci_bridge (0x060700));
+  g_assert_true (pp_pci_class_is_pci_bridge (0x060900));
+  g_assert_false (pp_pci_class_is_pci_bridge (0x060000));
+  g_assert_false (pp_pci_class_is_pci_bridge (0x060100));
+  g_assert_false (pp_pci_class_is_pci_bridge (0x068000));
+  g_assert_false (pp_pci_class_is_pci_bridge (0x030000));
   g_assert_false (pp_pci_type_is_valid (NULL));
 }
 
