@@ -16,6 +16,7 @@
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
 #include "pp-ctl-monitor.h"
+#include "pp-ctl-validate.h"
 #include "pp-error.h"
 #include "pp-table.h"
 
@@ -37,15 +38,18 @@ typedef struct
   gboolean dry_run;         /* bind, unbind --dry-run */
   gboolean force;           /* bind --force */
   gboolean no_ask_password; /* bind, unbind --no-ask-password */
+  char *node;               /* validate FILE --node */
+  gboolean skip_pcie;       /* validate FILE --skip-pcie-validation */
   const char *argument;     /* the positional argument, or NULL */
 } PpCtlOptions;
 
 typedef enum
 {
-  PP_CTL_OPT_JSON = 1 << 0,  /* takes --json */
-  PP_CTL_OPT_TYPE = 1 << 1,  /* takes --type */
-  PP_CTL_OPT_MOVE = 1 << 2,  /* --no-group, --dry-run, --no-ask-password */
-  PP_CTL_OPT_FORCE = 1 << 3, /* takes --force */
+  PP_CTL_OPT_JSON = 1 << 0,   /* takes --json */
+  PP_CTL_OPT_TYPE = 1 << 1,   /* takes --type */
+  PP_CTL_OPT_MOVE = 1 << 2,   /* --no-group, --dry-run, --no-ask-password */
+  PP_CTL_OPT_FORCE = 1 << 3,  /* takes --force */
+  PP_CTL_OPT_CONFIG = 1 << 4, /* --node, --skip-pcie-validation */
 } PpCtlOptionFlags;
 
 typedef struct
@@ -61,6 +65,7 @@ static void
 pp_ctl_options_clear (PpCtlOptions *options)
 {
   g_clear_pointer (&options->type, g_free);
+  g_clear_pointer (&options->node, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PpCtlOptions, pp_ctl_options_clear)
@@ -271,8 +276,8 @@ load_device (const char *text, PpCtlInventory **inventory, GError **error)
 
   device = pp_ctl_inventory_lookup (*inventory, address);
   if (device == NULL)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "no PCI device at %s", address);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no PCI device at %s",
+                 address);
   return device;
 }
 
@@ -537,6 +542,19 @@ cmd_unbind (const PpCtlOptions *options, GError **error)
 static gboolean cmd_help (const PpCtlOptions *options, GError **error);
 
 static gboolean
+cmd_validate (const PpCtlOptions *options, GError **error)
+{
+  PpCtlValidateOptions validate = {
+    options->argument,
+    options->node,
+    options->skip_pcie,
+    options->json,
+  };
+
+  return pp_ctl_validate_run (&validate, error);
+}
+
+static gboolean
 cmd_monitor (const PpCtlOptions *options, GError **error)
 {
   return pp_ctl_monitor_run (options->json, error);
@@ -554,6 +572,9 @@ static const PpCtlCommand commands[] = {
     "Give a device, with its IOMMU group, to vfio-pci for virtual machines" },
   { "unbind", cmd_unbind, "ADDR", PP_CTL_OPT_MOVE | PP_CTL_OPT_JSON,
     "Give a device, with its IOMMU group, back to its host driver" },
+  { "validate", cmd_validate, "[ADDR|FILE]",
+    PP_CTL_OPT_JSON | PP_CTL_OPT_CONFIG,
+    "Check the host and all devices, one device, or a cluster config file" },
   { "monitor", cmd_monitor, NULL, PP_CTL_OPT_JSON,
     "Print devices added and removed and properties changed, as it happens" },
   { "help", cmd_help, "[COMMAND]", 0,
@@ -578,7 +599,7 @@ static gboolean
 run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
 {
   g_auto (PpCtlOptions) options
-      = { FALSE, NULL, FALSE, FALSE, FALSE, FALSE, NULL };
+      = { FALSE, NULL, FALSE, FALSE, FALSE, FALSE, NULL, FALSE, NULL };
   gboolean help = FALSE;
   const GOptionEntry json_entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
@@ -607,6 +628,13 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
       NULL },
     G_OPTION_ENTRY_NULL,
   };
+  const GOptionEntry config_entries[] = {
+    { "node", 0, 0, G_OPTION_ARG_STRING, &options.node,
+      "Check only this compute node of FILE", "NAME" },
+    { "skip-pcie-validation", 0, 0, G_OPTION_ARG_NONE, &options.skip_pcie,
+      "Check FILE's schema only, not against this host", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
   const GOptionEntry help_entries[] = {
     { "help", 'h', 0, G_OPTION_ARG_NONE, &help, "Show this help", NULL },
     G_OPTION_ENTRY_NULL,
@@ -627,6 +655,8 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
     g_option_context_add_main_entries (context, move_entries, NULL);
   if (command->flags & PP_CTL_OPT_FORCE)
     g_option_context_add_main_entries (context, force_entries, NULL);
+  if (command->flags & PP_CTL_OPT_CONFIG)
+    g_option_context_add_main_entries (context, config_entries, NULL);
   if (command->flags & PP_CTL_OPT_JSON)
     g_option_context_add_main_entries (context, json_entries, NULL);
   g_option_context_add_main_entries (context, help_entries, NULL);

@@ -100,6 +100,8 @@ main (int argc, char **argv)
   gboolean version = FALSE;
   g_autofree char *state_dir = NULL;
   double step_timeout = 10.0;
+  g_autofree char *proc_dir = NULL;
+  g_autofree char *dev_dir = NULL;
   PpDaemonOptions daemon_options = { 0 };
   Context ctx = { 0 };
   guint owner_id;
@@ -115,6 +117,11 @@ main (int argc, char **argv)
       "Where to keep records of moved devices (" PP_STATE_DIR ")", "DIR" },
     { "step-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &step_timeout,
       "Seconds to wait for the kernel to confirm each step (10)", "SECONDS" },
+    /* For tests, where a testbed cannot hide the host's /dev/kvm. */
+    { "proc-dir", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &proc_dir,
+      "Where the host checks read /proc", "DIR" },
+    { "dev-dir", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &dev_dir,
+      "Where the host checks look for /dev nodes", "DIR" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages",
       NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
@@ -149,6 +156,8 @@ main (int argc, char **argv)
   daemon_options.read_only = read_only;
   daemon_options.state_dir = state_dir != NULL ? state_dir : PP_STATE_DIR;
   daemon_options.step_timeout_ms = (guint) (step_timeout * 1000);
+  daemon_options.proc_dir = proc_dir;
+  daemon_options.dev_dir = dev_dir;
 
   daemon = pp_daemon_new (&daemon_options, &error);
   if (daemon == NULL)

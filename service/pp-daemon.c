@@ -96,7 +96,8 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
   self->kernel = pp_kernel_new (options->read_only, options->step_timeout_ms);
   self->binder = pp_binder_new (self->registry, self->kernel, self->store);
   pp_binder_reconcile (self->binder);
-  self->exporter = pp_exporter_new (self->registry, self->binder);
+  self->exporter = pp_exporter_new (self->registry, self->binder,
+                                    options->proc_dir, options->dev_dir);
   g_signal_connect (self->monitor, "uevent", G_CALLBACK (on_uevent), self);
   g_signal_connect (self->monitor, "overflow", G_CALLBACK (on_overflow), self);
   return g_steal_pointer (&self);

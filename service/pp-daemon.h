@@ -16,6 +16,8 @@ typedef struct
   gboolean read_only;    /* refuse every sysfs write */
   const char *state_dir; /* where records of moved devices live */
   guint step_timeout_ms; /* wait for each kernel step's confirmation */
+  const char *proc_dir;  /* NULL: /proc, for the host checks */
+  const char *dev_dir;   /* NULL: /dev, for the host checks */
 } PpDaemonOptions;
 
 /* Reads the host's devices and the records of the state directory. */

@@ -4,6 +4,10 @@
 
 #include "pp-address.h"
 #include "pp-auth.h"
+#include "pp-check.h"
+#include "pp-config.h"
+#include "pp-hostcheck.h"
+#include "pp-validate.h"
 #include "pp-dbus-generated.h"
 #include "pp-error.h"
 
@@ -18,6 +22,10 @@ struct _PpExporter
   PpRegistry *registry;
   PpBinder *binder;
   PpAuth *auth;
+  PpHostPaths paths;
+  char *proc_dir;
+  char *dev_dir;
+  PpDbusManager *manager;
   GDBusObjectManagerServer *server;
   GHashTable *dirty; /* PpDbusDevice skeletons with unannounced changes */
   gulong added_id;
@@ -133,49 +141,88 @@ return_error (Call *call, GError *error)
   g_dbus_method_invocation_return_gerror (call->invocation, error);
 }
 
-/* Reads the options every method accepts: unknown keys and wrong types
- * are errors, not silently ignored. */
-static gboolean
-parse_options (GVariant *options,
-               const char *const *known,
-               GHashTable *values,
-               GError **error)
+/* An option a method accepts: its name and GVariant type. */
+typedef struct
 {
+  const char *name;
+  const char *type;
+} OptionSpec;
+
+static const OptionSpec bind_options[] = {
+  { "group", "b" },
+  { "force", "b" },
+  { "dry_run", "b" },
+  { NULL, NULL },
+};
+static const OptionSpec unbind_options[] = {
+  { "group", "b" },
+  { "dry_run", "b" },
+  { NULL, NULL },
+};
+static const OptionSpec config_options[] = {
+  { "node", "s" },
+  { "skip_pcie_validation", "b" },
+  { NULL, NULL },
+};
+static const OptionSpec no_options[] = { { NULL, NULL } };
+
+/* Reads a method's a{sv} options into name -> GVariant: unknown keys and
+ * wrong types are errors, not silently ignored. */
+static GHashTable *
+parse_options (GVariant *options, const OptionSpec *specs, GError **error)
+{
+  g_autoptr (GHashTable) values = g_hash_table_new_full (
+      g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
   GVariantIter iter;
   const char *key;
   GVariant *value;
 
   g_variant_iter_init (&iter, options);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
-      if (!g_strv_contains (known, key))
+      g_autoptr (GVariant) owned = value;
+      const OptionSpec *spec = specs;
+
+      while (spec->name != NULL && !g_str_equal (spec->name, key))
+        spec++;
+      if (spec->name == NULL)
         {
-          g_autofree char *list = g_strjoinv (", ", (char **) known);
+          g_autoptr (GString) known = g_string_new (NULL);
+
+          for (spec = specs; spec->name != NULL; spec++)
+            g_string_append_printf (known, "%s%s", known->len ? ", " : "",
+                                    spec->name);
           g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                       "unknown option \"%.64s\" (known: %s)", key, list);
-          return FALSE;
+                       "unknown option \"%.64s\" (known: %s)", key,
+                       known->len ? known->str : "none");
+          return NULL;
         }
-      if (!g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+      if (!g_variant_is_of_type (owned, G_VARIANT_TYPE (spec->type)))
         {
           g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                       "option \"%s\" must be a boolean (b), not %s", key,
-                       g_variant_get_type_string (value));
-          return FALSE;
+                       "option \"%s\" must be of type %s, not %s", key,
+                       spec->type, g_variant_get_type_string (owned));
+          return NULL;
         }
-      g_hash_table_insert (values, g_strdup (key),
-                           GINT_TO_POINTER (g_variant_get_boolean (value)));
+      g_hash_table_insert (values, g_strdup (key), g_steal_pointer (&owned));
     }
-  return TRUE;
+  return g_steal_pointer (&values);
 }
 
 static gboolean
-option (GHashTable *values, const char *key, gboolean fallback)
+option_bool (GHashTable *values, const char *key, gboolean fallback)
 {
-  gpointer value;
+  GVariant *value = g_hash_table_lookup (values, key);
 
-  if (!g_hash_table_lookup_extended (values, key, NULL, &value))
-    return fallback;
-  return GPOINTER_TO_INT (value);
+  return value != NULL ? g_variant_get_boolean (value) : fallback;
+}
+
+static const char *
+option_string (GHashTable *values, const char *key)
+{
+  GVariant *value = g_hash_table_lookup (values, key);
+
+  return value != NULL ? g_variant_get_string (value, NULL) : NULL;
 }
 
 static void
@@ -249,12 +296,8 @@ handle_operation (PpExporter *self,
                   const char *address,
                   GVariant *options)
 {
-  static const char *const bind_options[]
-      = { "group", "force", "dry_run", NULL };
-  static const char *const unbind_options[] = { "group", "dry_run", NULL };
   g_autoptr (Call) call = g_new0 (Call, 1);
-  g_autoptr (GHashTable) values
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) values = NULL;
   g_autoptr (GHashTable) details = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) plan = NULL;
@@ -268,9 +311,9 @@ handle_operation (PpExporter *self,
   call->op = op;
   call->address = g_strdup (address);
 
-  if (!parse_options (options,
-                      op == PP_OPERATION_BIND ? bind_options : unbind_options,
-                      values, &error))
+  values = parse_options (
+      options, op == PP_OPERATION_BIND ? bind_options : unbind_options, &error);
+  if (values == NULL)
     goto fail;
 
   device = pp_registry_lookup (self->registry, address);
@@ -281,14 +324,14 @@ handle_operation (PpExporter *self,
     }
 
   plan = pp_binder_plan (self->binder, op, device,
-                         option (values, "group", TRUE), &error);
+                         option_bool (values, "group", TRUE), &error);
   if (plan == NULL)
     goto fail;
 
   if (op == PP_OPERATION_BIND)
     {
       protected = pp_binder_find_protected (self->binder, plan);
-      if (protected != NULL && !option (values, "force", FALSE))
+      if (protected != NULL && !option_bool (values, "force", FALSE))
         {
           g_set_error (&error, PP_ERROR, PP_ERROR_PROTECTED,
                        "%s is protected (%s): the host depends on it; pass "
@@ -301,7 +344,7 @@ handle_operation (PpExporter *self,
 
   /* A plan changes nothing: reading needs no authorization, and neither
    * does a call with nothing to do. */
-  if (option (values, "dry_run", FALSE) || plan->len == 0)
+  if (option_bool (values, "dry_run", FALSE) || plan->len == 0)
     {
       g_dbus_method_invocation_return_value (invocation,
                                              steps_to_variant (plan));
@@ -332,6 +375,105 @@ handle_operation (PpExporter *self,
 
 fail:
   return_error (call, error);
+  return TRUE;
+}
+
+/* The results of a validation as the a(sssss) reply. */
+static void
+return_checks (GDBusMethodInvocation *invocation, GPtrArray *checks)
+{
+  g_dbus_method_invocation_return_value (
+      invocation,
+      g_variant_new_tuple ((GVariant *[]){ pp_checks_to_variant (checks) }, 1));
+}
+
+static gboolean
+on_handle_validate (PpDbusDevice *iface,
+                    GDBusMethodInvocation *invocation,
+                    GVariant *options,
+                    gpointer user_data)
+{
+  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
+  const char *address = pp_dbus_device_get_address (iface);
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GPtrArray) checks = NULL;
+  g_autoptr (GError) error = NULL;
+  PpDevice *device;
+
+  values = parse_options (options, no_options, &error);
+  device = pp_registry_lookup (self->registry, address);
+  if (values != NULL && device == NULL)
+    g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone", address);
+  if (error != NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return TRUE;
+    }
+  checks = pp_validate_device (self->registry, device);
+  return_checks (invocation, checks);
+  return TRUE;
+}
+
+static void
+publish_host_state (PpExporter *self, GPtrArray *checks)
+{
+  gboolean iommu;
+  gboolean vfio;
+  gboolean kvm;
+
+  pp_hostcheck_summarize (checks, &iommu, &vfio, &kvm);
+  pp_dbus_manager_set_iommu_enabled (self->manager, iommu);
+  pp_dbus_manager_set_vfio_available (self->manager, vfio);
+  pp_dbus_manager_set_kvm_available (self->manager, kvm);
+}
+
+static gboolean
+on_handle_validate_host (PpDbusManager *iface,
+                         GDBusMethodInvocation *invocation,
+                         GVariant *options,
+                         gpointer user_data)
+{
+  PpExporter *self = user_data;
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GPtrArray) checks = NULL;
+  g_autoptr (GError) error = NULL;
+
+  values = parse_options (options, no_options, &error);
+  if (values == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return TRUE;
+    }
+  checks = pp_hostcheck_run (&self->paths);
+  /* The properties say what the last look saw. */
+  publish_host_state (self, checks);
+  return_checks (invocation, checks);
+  return TRUE;
+}
+
+static gboolean
+on_handle_validate_config (PpDbusManager *iface,
+                           GDBusMethodInvocation *invocation,
+                           const char *yaml,
+                           GVariant *options,
+                           gpointer user_data)
+{
+  PpExporter *self = user_data;
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GPtrArray) checks = NULL;
+  g_autoptr (GError) error = NULL;
+
+  values = parse_options (options, config_options, &error);
+  if (values != NULL)
+    checks = pp_config_validate (
+        self->registry, yaml, strlen (yaml), option_string (values, "node"),
+        option_bool (values, "skip_pcie_validation", FALSE), &error);
+  if (checks == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return TRUE;
+    }
+  return_checks (invocation, checks);
   return TRUE;
 }
 
@@ -406,6 +548,8 @@ export_device (PpExporter *self, PpDevice *device)
   g_signal_connect (iface, "handle-bind", G_CALLBACK (on_handle_bind), NULL);
   g_signal_connect (iface, "handle-unbind", G_CALLBACK (on_handle_unbind),
                     NULL);
+  g_signal_connect (iface, "handle-validate", G_CALLBACK (on_handle_validate),
+                    NULL);
   pp_dbus_object_skeleton_set_device (object, iface);
   g_signal_connect_object (iface, "notify", G_CALLBACK (on_skeleton_notify),
                            self, 0);
@@ -437,9 +581,17 @@ export_manager (PpExporter *self)
   g_autoptr (PpDbusManager) iface = pp_dbus_manager_skeleton_new ();
   struct utsname uts;
 
+  g_autoptr (GPtrArray) checks = pp_hostcheck_run (&self->paths);
+
   pp_dbus_manager_set_version (iface, PACKAGE_VERSION);
   pp_dbus_manager_set_architecture (iface,
                                     uname (&uts) == 0 ? uts.machine : "");
+  self->manager = g_object_ref (iface);
+  publish_host_state (self, checks);
+  g_signal_connect (iface, "handle-validate-host",
+                    G_CALLBACK (on_handle_validate_host), self);
+  g_signal_connect (iface, "handle-validate-config",
+                    G_CALLBACK (on_handle_validate_config), self);
   pp_dbus_object_skeleton_set_manager (object, iface);
   g_dbus_object_manager_server_export (self->server,
                                        G_DBUS_OBJECT_SKELETON (object));
@@ -496,6 +648,9 @@ pp_exporter_dispose (GObject *object)
   g_clear_object (&self->binder);
   g_clear_object (&self->auth);
   g_clear_pointer (&self->dirty, g_hash_table_unref);
+  g_clear_object (&self->manager);
+  g_clear_pointer (&self->proc_dir, g_free);
+  g_clear_pointer (&self->dev_dir, g_free);
   G_OBJECT_CLASS (pp_exporter_parent_class)->dispose (object);
 }
 
@@ -513,10 +668,17 @@ pp_exporter_init (PpExporter *self)
 }
 
 PpExporter *
-pp_exporter_new (PpRegistry *registry, PpBinder *binder)
+pp_exporter_new (PpRegistry *registry,
+                 PpBinder *binder,
+                 const char *proc_dir,
+                 const char *dev_dir)
 {
   PpExporter *self = g_object_new (PP_TYPE_EXPORTER, NULL);
 
+  self->proc_dir = g_strdup (proc_dir);
+  self->dev_dir = g_strdup (dev_dir);
+  self->paths.proc_dir = self->proc_dir;
+  self->paths.dev_dir = self->dev_dir;
   self->registry = g_object_ref (registry);
   self->binder = g_object_ref (binder);
   self->auth = pp_auth_new ();

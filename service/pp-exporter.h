@@ -19,7 +19,12 @@ G_BEGIN_DECLS
 #define PP_TYPE_EXPORTER (pp_exporter_get_type ())
 G_DECLARE_FINAL_TYPE (PpExporter, pp_exporter, PP, EXPORTER, GObject)
 
-PpExporter *pp_exporter_new (PpRegistry *registry, PpBinder *binder);
+/* @proc_dir and @dev_dir (NULL: /proc, /dev) are where the host checks
+ * look, for tests where a testbed cannot hide the real ones. */
+PpExporter *pp_exporter_new (PpRegistry *registry,
+                             PpBinder *binder,
+                             const char *proc_dir,
+                             const char *dev_dir);
 
 /* Exports the whole tree on @connection at once.  Call it before owning
  * the bus name, so a client never sees a half-built tree. */

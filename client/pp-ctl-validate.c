@@ -1,0 +1,540 @@
+/* pcipassctl validate.
+ *
+ * The methods are called by name: Manager.ValidateHost(a{sv}),
+ * Manager.ValidateConfig(s, a{sv}) and Device.Validate(a{sv}), each
+ * answering a(sssss) of (subject, check, severity, message, remedy).
+ */
+#include "config.h"
+
+#include "pp-ctl-validate.h"
+
+#include "pp-address.h"
+#include "pp-ctl-inventory.h"
+#include "pp-ctl-json.h"
+#include "pp-error.h"
+#include "pp-table.h"
+
+#include <gio/gunixinputstream.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MANAGER_PATH PP_OBJECT_ROOT "/manager"
+#define MANAGER_INTERFACE "io.github.pcipassd1.Manager"
+
+/* Far above what pcipassd accepts (1 MiB): its Config error then says
+ * where the limit falls; this only keeps a stray huge file off the bus. */
+#define MAX_FILE_SIZE (16 * 1024 * 1024)
+
+G_DEFINE_QUARK (pp - ctl - validate - error - quark, pp_ctl_validate_error)
+
+gboolean
+pp_ctl_validate_any_failed (GVariant *results, guint *n_failed)
+{
+  GVariantIter iter;
+  const char *severity;
+  guint n = 0;
+
+  g_variant_iter_init (&iter, results);
+  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", NULL, NULL, &severity,
+                              NULL, NULL))
+    if (g_str_equal (severity, "fail"))
+      n++;
+  if (n_failed != NULL)
+    *n_failed = n;
+  return n > 0;
+}
+
+char *
+pp_ctl_validate_format_table (GVariant *results)
+{
+  static const char *const headers[] = {
+    "SUBJECT",
+    "CHECK",
+    "RESULT",
+    "MESSAGE",
+  };
+  g_autoptr (PpTable) table = pp_table_new (G_N_ELEMENTS (headers), headers);
+  g_autofree char *text = NULL;
+  GVariantIter iter;
+  const char *subject;
+  const char *check;
+  const char *severity;
+  const char *message;
+  const char *remedy;
+  guint passed = 0;
+  guint warned = 0;
+  guint failed = 0;
+  guint skipped = 0;
+
+  g_variant_iter_init (&iter, results);
+  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", &subject, &check,
+                              &severity, &message, &remedy))
+    {
+      const char *row[] = { subject, check, severity, message };
+
+      pp_table_add_row (table, row);
+      /* The remedy under the result it belongs to, where the eye is. */
+      if (*remedy != '\0'
+          && (g_str_equal (severity, "warn") || g_str_equal (severity, "fail")))
+        {
+          g_autofree char *line = g_strconcat ("    remedy: ", remedy, NULL);
+          pp_table_add_line (table, line);
+        }
+
+      if (g_str_equal (severity, "pass"))
+        passed++;
+      else if (g_str_equal (severity, "warn"))
+        warned++;
+      else if (g_str_equal (severity, "fail"))
+        failed++;
+      else
+        skipped++;
+    }
+
+  text = pp_table_render (table, NULL);
+  return g_strdup_printf ("%s\n%u passed, %u warning%s, %u failed, %u "
+                          "skipped\n",
+                          text, passed, warned, warned == 1 ? "" : "s", failed,
+                          skipped);
+}
+
+JsonNode *
+pp_ctl_validate_json (GVariant *results)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  GVariantIter iter;
+  const char *subject;
+  const char *check;
+  const char *severity;
+  const char *message;
+  const char *remedy;
+
+  json_builder_begin_array (builder);
+  g_variant_iter_init (&iter, results);
+  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", &subject, &check,
+                              &severity, &message, &remedy))
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "subject");
+      json_builder_add_string_value (builder, subject);
+      json_builder_set_member_name (builder, "check");
+      json_builder_add_string_value (builder, check);
+      json_builder_set_member_name (builder, "severity");
+      json_builder_add_string_value (builder, severity);
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, message);
+      /* As everywhere in pcipassctl's JSON, the bus's "" is null. */
+      json_builder_set_member_name (builder, "remedy");
+      if (*remedy == '\0')
+        json_builder_add_null_value (builder);
+      else
+        json_builder_add_string_value (builder, remedy);
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  return json_builder_get_root (builder);
+}
+
+/* The a(sssss) of a (a(sssss)) reply, or an error naming the method. */
+static GVariant *
+unpack_results (GVariant *reply, const char *method, GError **error)
+{
+  GVariant *results = NULL;
+
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(a(sssss))")))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "pcipassd answered %s with %s instead of (a(sssss))", method,
+                   g_variant_get_type_string (reply));
+      return NULL;
+    }
+  g_variant_get (reply, "(@a(sssss))", &results);
+  return results;
+}
+
+static GVariant *
+empty_options (void)
+{
+  return g_variant_new_array (G_VARIANT_TYPE ("{sv}"), NULL, 0);
+}
+
+static GVariant *
+call_manager (GDBusConnection *bus,
+              const char *method,
+              GVariant *parameters,
+              GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+
+  /* Validation reads sysfs and /proc only: no password, so no
+   * interactive authorization and the default timeout. */
+  reply = g_dbus_connection_call_sync (
+      bus, PP_BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, method, parameters,
+      NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  return unpack_results (reply, method, error);
+}
+
+static GVariant *
+call_device (PpDbusDevice *device, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (device), "Validate",
+                                  g_variant_new ("(@a{sv})", empty_options ()),
+                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  return unpack_results (reply, "Device.Validate", error);
+}
+
+static GDBusConnection *
+inventory_bus (PpCtlInventory *inventory)
+{
+  return g_dbus_object_manager_client_get_connection (
+      G_DBUS_OBJECT_MANAGER_CLIENT (inventory->manager));
+}
+
+/* Appends the children of the a(sssss) @results to @builder. */
+static void
+add_results (GVariantBuilder *builder, GVariant *results)
+{
+  GVariantIter iter;
+  GVariant *child;
+
+  g_variant_iter_init (&iter, results);
+  while ((child = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_variant_builder_add_value (builder, child);
+      g_variant_unref (child);
+    }
+}
+
+/* The host, then every device that could be passed through.  Bridges
+ * and protected devices always fail (that is what they are), so they
+ * would make the exit status say nothing; a note names them instead. */
+static GVariant *
+validate_all (GString *note, GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
+  g_autoptr (GVariant) host = NULL;
+  g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
+  GVariantBuilder builder;
+  guint bridges = 0;
+
+  if (inventory == NULL)
+    return NULL;
+
+  host = call_manager (inventory_bus (inventory), "ValidateHost",
+                       g_variant_new ("(@a{sv})", empty_options ()), error);
+  if (host == NULL)
+    return NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssss)"));
+  add_results (&builder, host);
+  for (guint i = 0; i < inventory->devices->len; i++)
+    {
+      PpDbusDevice *device = g_ptr_array_index (inventory->devices, i);
+      const char *reason
+          = pp_ctl_str (pp_dbus_device_get_protection_reason (device));
+      g_autoptr (GVariant) results = NULL;
+
+      if (g_strcmp0 (pp_dbus_device_get_type_ (device), "bridge") == 0)
+        {
+          bridges++;
+          continue;
+        }
+      if (*reason != '\0')
+        {
+          g_ptr_array_add (
+              protected,
+              g_strdup_printf ("%s (%s)",
+                               pp_ctl_inventory_address (inventory, device),
+                               reason));
+          continue;
+        }
+
+      results = call_device (device, error);
+      if (results == NULL)
+        {
+          g_variant_builder_clear (&builder);
+          return NULL;
+        }
+      add_results (&builder, results);
+    }
+
+  if (bridges > 0 || protected->len > 0)
+    {
+      g_string_append (note, "Not validated:");
+      if (bridges > 0)
+        g_string_append_printf (note, " %u bridge%s (never passed through)%s",
+                                bridges, bridges == 1 ? "" : "s",
+                                protected->len > 0 ? ";" : "");
+      for (guint i = 0; i < protected->len; i++)
+        g_string_append_printf (note, "%s %s", i == 0 ? " protected:" : ",",
+                                (const char *) protected->pdata[i]);
+      g_string_append (note, ".\nRun \"pcipassctl validate ADDR\" to "
+                             "validate one of them anyway.\n");
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}
+
+static GVariant *
+validate_device (const char *address, GError **error)
+{
+  g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
+  PpDbusDevice *device;
+
+  if (inventory == NULL)
+    return NULL;
+  device = pp_ctl_inventory_lookup (inventory, address);
+  if (device == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   "no PCI device at %s", address);
+      return NULL;
+    }
+  return call_device (device, error);
+}
+
+/* Reads all of @stream, refusing more than MAX_FILE_SIZE bytes. */
+static GBytes *
+read_bounded (GInputStream *stream, const char *name, GError **error)
+{
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  guint8 buffer[65536];
+
+  for (;;)
+    {
+      gsize n;
+
+      if (!g_input_stream_read_all (stream, buffer, sizeof buffer, &n, NULL,
+                                    error))
+        return NULL;
+      if (n == 0)
+        break;
+      if (data->len + n > MAX_FILE_SIZE)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "%s is larger than %u bytes: not a cluster config", name,
+                       MAX_FILE_SIZE);
+          return NULL;
+        }
+      g_byte_array_append (data, buffer, (guint) n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&data));
+}
+
+static GBytes *
+read_config (const char *path, GError **error)
+{
+  g_autoptr (GInputStream) stream = NULL;
+  g_autoptr (GError) local = NULL;
+
+  if (g_str_equal (path, "-"))
+    {
+      stream = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+      return read_bounded (stream, "standard input", error);
+    }
+
+  {
+    g_autoptr (GFile) file = g_file_new_for_commandline_arg (path);
+    stream = G_INPUT_STREAM (g_file_read (file, NULL, &local));
+  }
+  if (stream == NULL)
+    {
+      g_set_error (error, local->domain, local->code, "cannot read %s: %s",
+                   path, local->message);
+      return NULL;
+    }
+  return read_bounded (stream, path, error);
+}
+
+static GVariant *
+validate_config (const PpCtlValidateOptions *options, GError **error)
+{
+  const char *name = g_str_equal (options->argument, "-") ? "(standard input)"
+                                                          : options->argument;
+  g_auto (GVariantBuilder) builder
+      = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr (GBytes) bytes = read_config (options->argument, error);
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *text = NULL;
+  const char *end;
+  gsize length;
+  GVariant *results;
+
+  if (bytes == NULL)
+    return NULL;
+  text
+      = g_strndup (g_bytes_get_data (bytes, &length), g_bytes_get_size (bytes));
+  /* D-Bus strings are UTF-8 without NUL: say so here rather than have
+   * the bus refuse the message. */
+  if (!g_utf8_validate_len (text, length, &end))
+    {
+      gsize offset = (gsize) (end - text);
+      guint line = 1;
+      guint column = 1;
+
+      for (gsize i = 0; i < offset; i++)
+        {
+          if (text[i] == '\n')
+            {
+              line++;
+              column = 1;
+            }
+          else if (((guchar) text[i] & 0xc0) != 0x80)
+            {
+              column++;
+            }
+        }
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s:%u:%u: not UTF-8 text (byte 0x%02x)", name, line, column,
+                   (guchar) text[offset]);
+      return NULL;
+    }
+
+  if (options->node != NULL)
+    g_variant_builder_add (&builder, "{sv}", "node",
+                           g_variant_new_string (options->node));
+  if (options->skip_pcie_validation)
+    g_variant_builder_add (&builder, "{sv}", "skip_pcie_validation",
+                           g_variant_new_boolean (TRUE));
+
+  bus = g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, &local);
+  if (bus == NULL)
+    {
+      g_dbus_error_strip_remote_error (local);
+      g_set_error (error, local->domain, local->code,
+                   "cannot connect to the system bus: %s", local->message);
+      return NULL;
+    }
+
+  results = call_manager (
+      bus, "ValidateConfig",
+      g_variant_new ("(s@a{sv})", text, g_variant_builder_end (&builder)),
+      &local);
+  if (results == NULL)
+    {
+      g_dbus_error_strip_remote_error (local);
+      /* "cluster.yaml:3:7: ...", as compilers report positions. */
+      if (g_error_matches (local, PP_ERROR, PP_ERROR_CONFIG))
+        g_set_error (error, local->domain, local->code, "%s:%s", name,
+                     local->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  return results;
+}
+
+typedef enum
+{
+  TARGET_ALL,
+  TARGET_DEVICE,
+  TARGET_FILE,
+} Target;
+
+/* What the argument names: an existing file wins over an address, so
+ * that a file called "01:00.0" can still be validated as "./01:00.0". */
+static gboolean
+classify (const PpCtlValidateOptions *options,
+          Target *target,
+          char **address,
+          GError **error)
+{
+  const char *arg = options->argument;
+
+  *address = NULL;
+  if (arg == NULL)
+    *target = TARGET_ALL;
+  else if (g_str_equal (arg, "-") || g_file_test (arg, G_FILE_TEST_EXISTS))
+    *target = TARGET_FILE;
+  else if ((*address = pp_address_normalize (arg, TRUE, NULL)) != NULL)
+    *target = TARGET_DEVICE;
+  else if (strchr (arg, '/') != NULL || g_str_has_suffix (arg, ".yaml")
+           || g_str_has_suffix (arg, ".yml"))
+    *target = TARGET_FILE; /* reading it says what is wrong */
+  else
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "\"%s\" is neither a PCI address (DDDD:BB:SS.F or "
+                   "BB:SS.F) nor a file",
+                   arg);
+      return FALSE;
+    }
+
+  if (*target != TARGET_FILE
+      && (options->node != NULL || options->skip_pcie_validation))
+    {
+      g_clear_pointer (address, g_free);
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           "--node and --skip-pcie-validation apply to a "
+                           "cluster config FILE only");
+      return FALSE;
+    }
+  if (options->node != NULL && *options->node == '\0')
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--node needs a node name");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pp_ctl_validate_run (const PpCtlValidateOptions *options, GError **error)
+{
+  g_autoptr (GString) note = g_string_new (NULL);
+  g_autoptr (GVariant) results = NULL;
+  g_autofree char *address = NULL;
+  guint n_failed;
+  Target target;
+
+  if (!classify (options, &target, &address, error))
+    return FALSE;
+
+  switch (target)
+    {
+      case TARGET_ALL:
+        results = validate_all (note, error);
+        break;
+      case TARGET_DEVICE:
+        results = validate_device (address, error);
+        break;
+      case TARGET_FILE:
+      default:
+        results = validate_config (options, error);
+        break;
+    }
+  if (results == NULL)
+    return FALSE;
+
+  if (options->json)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_validate_json (results);
+      g_autofree char *text = pp_ctl_json_to_data (root);
+
+      /* JSON is UTF-8 whatever the locale: no g_print conversion. */
+      fputs (text, stdout);
+    }
+  else
+    {
+      g_autofree char *text = pp_ctl_validate_format_table (results);
+
+      g_print ("%s", text);
+      if (note->len > 0)
+        g_print ("%s", note->str);
+    }
+
+  if (pp_ctl_validate_any_failed (results, &n_failed))
+    {
+      g_set_error (error, PP_CTL_VALIDATE_ERROR, PP_CTL_VALIDATE_ERROR_FAILED,
+                   "%u check%s failed", n_failed, n_failed == 1 ? "" : "s");
+      return FALSE;
+    }
+  return TRUE;
+}
