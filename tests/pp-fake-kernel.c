@@ -3,7 +3,10 @@
  * Every file operation goes through the testbed's root directory
  * ($root/sys/...): umockdev redirects open() and friends on "/sys/...",
  * but not unlink(), symlink() or rename(), which on "/sys/..." would reach
- * this machine's real sysfs.
+ * this machine's real sysfs.  The root is spelled as pp_testbed_get_root()
+ * gives it, so that the preload's device emulation, which is not
+ * thread-safe, leaves our files alone; for the same reason the only
+ * umockdev call made here is umockdev_testbed_uevent().
  */
 
 #define G_LOG_DOMAIN "pp-fake-kernel"
@@ -15,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -118,6 +120,22 @@ read_link_name (const char *dir, const char *name)
   if (target == NULL)
     return NULL;
   return g_path_get_basename (target);
+}
+
+/* Where the link @path points, worked out by hand: sysfs links are
+ * relative and their targets hold no further links, so the result is a
+ * path under the same root.  realpath() is not used, as the preload may
+ * turn its answer into a "/sys/..." path, which must never be written. */
+static char *
+resolve_link (const char *path)
+{
+  g_autofree char *target = g_file_read_link (path, NULL);
+  g_autofree char *dir = NULL;
+
+  if (target == NULL)
+    return NULL;
+  dir = g_path_get_dirname (path);
+  return g_canonicalize_filename (target, dir);
 }
 
 static char *
@@ -448,11 +466,8 @@ remove_links_in (const char *dir, const char *target)
   while (entries != NULL && (name = g_dir_read_name (entries)) != NULL)
     {
       g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_autofree char *resolved = NULL;
+      g_autofree char *resolved = resolve_link (path);
 
-      if (!g_file_test (path, G_FILE_TEST_IS_SYMLINK))
-        continue;
-      resolved = realpath (path, NULL);
       if (resolved != NULL && g_str_equal (resolved, target))
         g_unlink (path);
     }
@@ -504,11 +519,10 @@ remove_empty_groups (PpFakeKernel *k)
  * group's, the PF's virtfnN; the driver's went with the unbind), and the
  * IOMMU group it was the last member of. */
 static void
-remove_links_to (PpFakeKernel *k, const char *dir)
+remove_links_to (PpFakeKernel *k, const char *target)
 {
-  g_autofree char *target = realpath (dir, NULL);
-  g_autofree char *physfn_link = g_build_filename (dir, "physfn", NULL);
-  g_autofree char *physfn = realpath (physfn_link, NULL);
+  g_autofree char *physfn_link = g_build_filename (target, "physfn", NULL);
+  g_autofree char *physfn = resolve_link (physfn_link);
   const char *const link_dirs[]
       = { "bus/pci/devices", "block", "dev/block", "dev/char" };
   const char *const link_parents[][2] = {
@@ -517,8 +531,6 @@ remove_links_to (PpFakeKernel *k, const char *dir)
     { "kernel/iommu_groups", "devices" },
   };
 
-  if (target == NULL)
-    return;
   for (guint i = 0; i < G_N_ELEMENTS (link_dirs); i++)
     {
       g_autofree char *path = g_build_filename (k->sys, link_dirs[i], NULL);
@@ -535,6 +547,33 @@ remove_links_to (PpFakeKernel *k, const char *dir)
   if (physfn != NULL)
     remove_links_in (physfn, target);
   remove_empty_groups (k);
+}
+
+/* rm -r without following links. */
+static void
+remove_tree (const char *path)
+{
+  struct stat st;
+
+  if (lstat (path, &st) < 0)
+    return;
+  if (S_ISDIR (st.st_mode))
+    {
+      g_autoptr (GDir) entries = g_dir_open (path, 0, NULL);
+      const char *name;
+
+      while (entries != NULL && (name = g_dir_read_name (entries)) != NULL)
+        {
+          g_autofree char *child = g_build_filename (path, name, NULL);
+
+          remove_tree (child);
+        }
+      g_rmdir (path);
+    }
+  else
+    {
+      g_unlink (path);
+    }
 }
 
 /* Device directories (those with a uevent file) in @dir and below, not
@@ -595,7 +634,7 @@ static void
 vanish (PpFakeKernel *k, Device *gone)
 {
   g_autoptr (GPtrArray) dirs = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *devpath = g_strdup (gone->devpath);
+  g_autofree char *top = g_strdup (gone->dir);
 
   g_debug ("remove %s", gone->address);
   collect_device_dirs (gone->dir, dirs);
@@ -614,8 +653,10 @@ vanish (PpFakeKernel *k, Device *gone)
       if (d != NULL)
         g_hash_table_remove (k->devices, d->address);
     }
-  /* @gone is freed by now. */
-  umockdev_testbed_remove_device (k->tb, devpath);
+  /* @gone is freed by now.  Not umockdev_testbed_remove_device(): it
+   * works on the root as umockdev spells it (see pp_testbed_get_root()),
+   * and everything pointing here is gone already. */
+  remove_tree (top);
 }
 
 /* ---- handling writes ---- */
@@ -1178,11 +1219,9 @@ pp_fake_kernel_new (UMockdevTestbed *tb)
 
   k = g_new0 (PpFakeKernel, 1);
   k->tb = g_object_ref (tb);
-  k->root = umockdev_testbed_get_root_dir (tb);
-  if (k->root == NULL || !g_path_is_absolute (k->root)
-      || g_str_equal (k->root, "/"))
-    g_error ("pp-fake-kernel: unusable testbed root \"%s\"",
-             k->root != NULL ? k->root : "");
+  /* Checked there not to be "/", and spelled so that the preload leaves
+   * our file operations alone. */
+  k->root = pp_testbed_get_root (tb);
   k->sys = g_build_filename (k->root, "sys", NULL);
   k->inotify_fd = -1;
   k->context = g_main_context_new ();

@@ -1143,6 +1143,17 @@ make_file (const char *path, const char *contents, GError **error)
 }
 
 static gboolean
+make_file_in (const char *dir,
+              const char *name,
+              const char *contents,
+              GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  return make_file (path, contents, error);
+}
+
+static gboolean
 make_link (const char *target, const char *path, GError **error)
 {
   if (symlink (target, path) < 0)
@@ -1181,12 +1192,22 @@ relative_path (const char *from, const char *to)
 static char *
 get_root (UMockdevTestbed *tb)
 {
-  char *root = umockdev_testbed_get_root_dir (tb);
+  g_autofree char *root = umockdev_testbed_get_root_dir (tb);
 
   /* Every path below is built on this; never let it be the real root. */
   if (root == NULL || !g_path_is_absolute (root) || g_str_equal (root, "/"))
     g_error ("pp-testbed: unusable testbed root \"%s\"", root ? root : "");
-  return root;
+
+  /* With TMPDIR=/dev/shm the root is /dev/shm/umockdev.XXXXXX, and the
+   * preload takes every open() of a path starting with "/dev/" for a
+   * device node: it connects to umockdev's ioctl thread and records the
+   * descriptor in a table without a lock.  Threads opening and closing
+   * such files then race on that table and the preload aborts ("did not
+   * find fd").  The same directory through /proc/self/root is left
+   * alone. */
+  if (g_str_has_prefix (root, "/dev/"))
+    return g_strconcat ("/proc/self/root", root, NULL);
+  return g_steal_pointer (&root);
 }
 
 static gboolean
@@ -2077,15 +2098,20 @@ pp_testbed_add_vfio_group (UMockdevTestbed *tb, int group, GError **error)
 {
   g_autofree char *root = NULL;
   g_autofree char *devdir = NULL;
+  g_autofree char *devpath = NULL;
   g_autofree char *dir = NULL;
-  g_autofree char *dev = NULL;
-  g_autofree char *dev_value = NULL;
+  g_autofree char *subsystem = NULL;
+  g_autofree char *name = g_strdup_printf ("%d", group);
+  g_autofree char *class_dir = NULL;
+  g_autofree char *class_link = NULL;
+  g_autofree char *class_target = NULL;
   g_autofree char *node_dir = NULL;
   g_autofree char *node = NULL;
   g_autofree char *char_dir = NULL;
   g_autofree char *char_link = NULL;
   g_autofree char *char_target = NULL;
-  g_autofree char *record = NULL;
+  g_autofree char *dev_value = NULL;
+  g_autofree char *uevent = NULL;
   int fd;
 
   g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), FALSE);
@@ -2097,23 +2123,34 @@ pp_testbed_add_vfio_group (UMockdevTestbed *tb, int group, GError **error)
     return TRUE;
 
   devdir = vfio_group_devdir (group);
+  devpath = g_strconcat ("/sys/", devdir, NULL);
   dir = g_build_filename (root, "sys", devdir, NULL);
-  dev = g_build_filename (dir, "dev", NULL);
-  dev_value = g_strdup_printf ("%d:%d\n", VFIO_GROUP_MAJOR, group);
+  subsystem = g_build_filename (dir, "subsystem", NULL);
+  class_dir = g_build_filename (root, "sys/class/vfio", NULL);
+  class_link = g_build_filename (class_dir, name, NULL);
+  class_target = relative_path ("class/vfio", devdir);
   node_dir = g_build_filename (root, "dev/vfio", NULL);
-  node = g_strdup_printf ("%s/%d", node_dir, group);
+  node = g_build_filename (node_dir, name, NULL);
   char_dir = g_build_filename (root, "sys/dev/char", NULL);
   char_link = g_strdup_printf ("%s/%d:%d", char_dir, VFIO_GROUP_MAJOR, group);
   char_target = relative_path ("dev/char", devdir);
+  dev_value = g_strdup_printf ("%d:%d\n", VFIO_GROUP_MAJOR, group);
+  uevent = g_strdup_printf ("SUBSYSTEM=vfio\nMAJOR=%d\nMINOR=%d\n"
+                            "DEVNAME=vfio/%d\nDEVMODE=0600\n",
+                            VFIO_GROUP_MAJOR, group, group);
 
-  /* Everything exists before umockdev's "add" uevent, so a listener can
-   * stat the node at once.  The node is a plain file, not umockdev's
-   * default pty: stat() through the preload and through /proc/PID/fd
-   * then agree on device and inode, which in-use detection compares.
-   * The dev attribute is written here rather than given to umockdev,
-   * which would make a pty and leave its /sys/dev link behind on
-   * removal. */
-  if (!make_dir (dir, error) || !make_file (dev, dev_value, error)
+  /* Made by hand rather than with umockdev_testbed_add_from_string(),
+   * whose files under the root would go through the preload's device
+   * emulation (see get_root()), and which would make the node a pty.
+   * Everything exists before the "add" uevent, so a listener can stat
+   * the node at once.  The node is a plain file: stat() through the
+   * preload and through /proc/PID/fd agree on its device and inode,
+   * which is what in-use detection compares. */
+  if (!make_dir (dir, error) || !make_file_in (dir, "dev", dev_value, error)
+      || !make_file_in (dir, "uevent", uevent, error)
+      || !make_link ("../../../../class/vfio", subsystem, error)
+      || !make_dir (class_dir, error)
+      || !make_link (class_target, class_link, error)
       || !make_dir (node_dir, error) || !make_dir (char_dir, error))
     return FALSE;
   fd = g_open (node, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -2123,24 +2160,20 @@ pp_testbed_add_vfio_group (UMockdevTestbed *tb, int group, GError **error)
   if (!make_link (char_target, char_link, error))
     return FALSE;
 
-  record = g_strdup_printf ("P: /%s\n"
-                            "E: SUBSYSTEM=vfio\n"
-                            "E: MAJOR=%d\n"
-                            "E: MINOR=%d\n"
-                            "E: DEVNAME=/dev/vfio/%d\n"
-                            "E: DEVMODE=0600\n",
-                            devdir, VFIO_GROUP_MAJOR, group, group);
-  return add_record (tb, NULL, NULL, record, error);
+  umockdev_testbed_uevent (tb, devpath, "add");
+  return TRUE;
 }
 
 void
 pp_testbed_remove_vfio_group (UMockdevTestbed *tb, int group)
 {
+  static const char *const files[] = { "dev", "uevent", "subsystem" };
   g_autofree char *root = NULL;
   g_autofree char *devdir = NULL;
   g_autofree char *devpath = NULL;
-  g_autofree char *dev = NULL;
+  g_autofree char *dir = NULL;
   g_autofree char *node = NULL;
+  g_autofree char *class_link = NULL;
   g_autofree char *char_link = NULL;
 
   g_return_if_fail (UMOCKDEV_IS_TESTBED (tb));
@@ -2152,20 +2185,33 @@ pp_testbed_remove_vfio_group (UMockdevTestbed *tb, int group)
 
   devdir = vfio_group_devdir (group);
   devpath = g_strconcat ("/sys/", devdir, NULL);
-  dev = g_build_filename (root, "sys", devdir, "dev", NULL);
+  dir = g_build_filename (root, "sys", devdir, NULL);
   node = g_strdup_printf ("%s/dev/vfio/%d", root, group);
+  class_link = g_strdup_printf ("%s/sys/class/vfio/%d", root, group);
   char_link = g_strdup_printf ("%s/sys/dev/char/%d:%d", root, VFIO_GROUP_MAJOR,
                                group);
 
-  /* As device_del() orders it: the node, the /sys/dev link and the dev
-   * attribute go before the "remove" uevent, the directory after it (the
-   * uevent needs it).  Without its dev attribute umockdev leaves /dev
-   * alone. */
+  /* As device_del() orders it: the node and the links go before the
+   * "remove" uevent, the directory after it (the uevent needs it). */
   g_unlink (node);
   g_unlink (char_link);
-  g_unlink (dev);
+  g_unlink (class_link);
   umockdev_testbed_uevent (tb, devpath, "remove");
-  umockdev_testbed_remove_device (tb, devpath);
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, files[i], NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+}
+
+char *
+pp_testbed_get_root (UMockdevTestbed *tb)
+{
+  g_return_val_if_fail (UMOCKDEV_IS_TESTBED (tb), NULL);
+
+  return get_root (tb);
 }
 
 void

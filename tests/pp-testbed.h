@@ -64,10 +64,11 @@
  * mountinfo lists the fixture's mounts in the kernel's format ("ID PARENT
  * MAJ:MIN / MOUNTPOINT OPTIONS - ext4 SOURCE SUPEROPTIONS") next to
  * sysfs, proc, devtmpfs and tmpfs mounts of major 0; the mount on "/"
- * comes first, and without one the root is an overlay of major 0.  An
- * empty "mounts=" still writes the file.  route has the kernel's header,
- * and per interface N (from 1) a default route via 192.168.N.1 and the
- * non-default route of 192.168.N.0/24; ipv6_route has only link-local
+ * comes first, and without one the root is an overlay of major 0.
+ * SOURCE is /dev/NAME of the fixture's disk with that number, else
+ * /dev/block/MAJ:MIN.  An empty "mounts=" still writes the file.  route has the
+ * kernel's header, and per interface N (from 1) a default route via 192.168.N.1
+ * and the non-default route of 192.168.N.0/24; ipv6_route has only link-local
  * routes, so that no default route of this machine shows through.
  *
  * VFIO groups.  An IOMMU group with a device bound to vfio-pci (or a
@@ -117,6 +118,14 @@ char *pp_testbed_fixture_path (const char *name);
  * testbed has no such device. */
 char *pp_testbed_get_devpath (UMockdevTestbed *tb, const char *address);
 
+/* The testbed's root directory, for working on its files directly (which
+ * must never be done through "/sys/..." paths: the preload redirects
+ * open() but not unlink(), symlink() or rename()).  When the root lies
+ * under /dev (TMPDIR=/dev/shm) it is spelled /proc/self/root/dev/...,
+ * because the preload treats every open() of a path starting with
+ * "/dev/" as one of a device node, in a way that is not thread-safe. */
+char *pp_testbed_get_root (UMockdevTestbed *tb);
+
 /* TRUE for "vfio-pci" and its variant drivers ("mlx5_vfio_pci"...), the
  * drivers that give an IOMMU group a VFIO node. */
 gboolean pp_testbed_is_vfio_driver (const char *driver);
@@ -124,8 +133,8 @@ gboolean pp_testbed_is_vfio_driver (const char *driver);
 /* Creates IOMMU group @group's VFIO node as vfio-pci does when it binds
  * the group's first device: the class device /sys/devices/virtual/vfio/N
  * (SUBSYSTEM=vfio, DEVNAME=vfio/N, MAJOR 243, MINOR N) with its "dev"
- * attribute and /sys/dev/char/243:N link, and /dev/vfio/N, all before
- * umockdev sends the "add" uevent.  The node is an empty regular file
+ * attribute, /sys/class/vfio/N, /sys/dev/char/243:N and /dev/vfio/N, all
+ * before the "add" uevent.  The node is an empty regular file
  * (stat() through the preload reports a character device, /proc/PID/fd
  * the regular file, with the same device and inode numbers), so a
  * process can hold it open and another can find it the way the daemon

@@ -42,7 +42,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   f->tb = pp_testbed_new ();
-  f->root = umockdev_testbed_get_root_dir (f->tb);
+  f->root = pp_testbed_get_root (f->tb);
   pp_testbed_load (f->tb, path, &error);
   g_assert_no_error (error);
 
@@ -995,7 +995,7 @@ static void
 test_no_host_keys (void)
 {
   g_autoptr (UMockdevTestbed) tb = pp_testbed_new ();
-  g_autofree char *root = umockdev_testbed_get_root_dir (tb);
+  g_autofree char *root = pp_testbed_get_root (tb);
   g_autofree char *mountinfo
       = g_build_filename (root, "proc/self/mountinfo", NULL);
   g_autofree char *route = g_build_filename (root, "proc/net/route", NULL);

@@ -789,6 +789,124 @@ test_load_twice (Fixture *f, gconstpointer data G_GNUC_UNUSED)
   g_assert_nonnull (strstr (error->message, "[0000:00:00.0]"));
 }
 
+/* Disks and interfaces in a domain no real host uses: a generic disk, two
+ * namespaces of one NVMe controller, two ports of one NIC. */
+static const char children_topo[]
+    = "[host]\n"
+      "mounts=8:1 /;259:1 /srv/my data;253:0 /var\n"
+      "default_route=enp240s0f1\n"
+      "[00f0:00:17.0]\n"
+      "vendor=8086\ndevice=a352\nclass=010601\ndriver=ahci\n"
+      "iommu_group=910\nblock=sda 8:0\n"
+      "[00f0:00:1d.0]\n"
+      "vendor=144d\ndevice=a808\nclass=010802\ndriver=nvme\n"
+      "iommu_group=911\nblock=nvme0n1 259:0; nvme0n2 259:1\n"
+      "[00f0:00:1f.0]\n"
+      "vendor=8086\ndevice=1521\nclass=020000\ndriver=igb\n"
+      "iommu_group=912\nnet=enp240s0f0;enp240s0f1\n";
+
+static void
+test_children (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *sda = NULL;
+  g_autofree char *n1 = NULL;
+  g_autofree char *n2 = NULL;
+  g_autofree char *port0 = NULL;
+  g_autofree char *port1 = NULL;
+  g_autofree char *mountinfo = NULL;
+  g_autofree char *ifindex0 = NULL;
+  g_autofree char *ifindex1 = NULL;
+  g_autofree char *sda_dev = NULL;
+  g_autofree char *sda_device = NULL;
+  g_autofree char *n2_device = NULL;
+  g_autofree char *controller = NULL;
+  static const char *const n1_entries[]
+      = { "dev", "uevent",    "subsystem", "device", "size",
+          "ro",  "removable", "holders",   "slaves", NULL };
+
+  pp_testbed_load_data (f->tb, children_topo, -1, "children", &error);
+  g_assert_no_error (error);
+
+  /* A disk outside NVMe sits in the function's block/ directory. */
+  sda = sys_link ("/sys/dev/block/8:0");
+  g_assert_cmpstr (sda, ==, "../../devices/pci00f0:00/00f0:00:17.0/block/sda");
+  sda_device = sys_link ("/sys/class/block/sda/device");
+  g_assert_cmpstr (sda_device, ==, "../../../00f0:00:17.0");
+  sda_dev = sys_read ("/sys/block/sda/dev");
+  g_assert_cmpstr (sda_dev, ==, "8:0\n");
+
+  /* Two namespaces, one controller. */
+  n1 = sys_link ("/sys/dev/block/259:0");
+  n2 = sys_link ("/sys/dev/block/259:1");
+  g_assert_cmpstr (n1, ==,
+                   "../../devices/pci00f0:00/00f0:00:1d.0/nvme/nvme0/nvme0n1");
+  g_assert_cmpstr (n2, ==,
+                   "../../devices/pci00f0:00/00f0:00:1d.0/nvme/nvme0/nvme0n2");
+  n2_device = sys_link ("/sys/class/block/nvme0n2/device");
+  g_assert_cmpstr (n2_device, ==, "../../nvme0");
+  controller = sys_link ("/sys/class/nvme/nvme0/device");
+  g_assert_cmpstr (controller, ==, "../../../00f0:00:1d.0");
+  assert_dir_entries ("/sys/dev/block/259:0", n1_entries);
+  g_assert_false (sys_lexists ("/sys/dev/char/259:0"));
+
+  /* Interfaces, numbered after lo. */
+  port0 = sys_link ("/sys/class/net/enp240s0f0");
+  port1 = sys_link ("/sys/class/net/enp240s0f1");
+  g_assert_cmpstr (port0, ==,
+                   "../../devices/pci00f0:00/00f0:00:1f.0/net/enp240s0f0");
+  g_assert_cmpstr (port1, ==,
+                   "../../devices/pci00f0:00/00f0:00:1f.0/net/enp240s0f1");
+  ifindex0 = sys_read ("/sys/class/net/enp240s0f0/ifindex");
+  ifindex1 = sys_read ("/sys/class/net/enp240s0f1/ifindex");
+  g_assert_cmpstr (ifindex0, ==, "2\n");
+  g_assert_cmpstr (ifindex1, ==, "3\n");
+
+  /* The root first; a blank in a mount point in octal, as the kernel
+   * writes it; a device-mapper number the fixture has no disk for. */
+  mountinfo = sys_read ("/proc/self/mountinfo");
+  g_assert_true (g_str_has_prefix (
+      mountinfo, "21 1 8:1 / / rw,relatime shared:21 - ext4 /dev/block/8:1 "));
+  g_assert_nonnull (strstr (mountinfo, " 259:1 / /srv/my\\040data rw,"));
+  g_assert_nonnull (strstr (mountinfo, " 253:0 / /var rw,"));
+  g_assert_nonnull (strstr (mountinfo, " 0:22 / /sys rw,"));
+}
+
+/* Without mounts= and default_route= the testbed has no /proc files. */
+static void
+test_no_host_files (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = pp_testbed_get_root (f->tb);
+  g_autofree char *proc = g_build_filename (root, "proc", NULL);
+
+  pp_testbed_load_data (f->tb, reversed_topo, -1, "reversed", &error);
+  g_assert_no_error (error);
+  g_assert_false (sys_lexists (proc));
+}
+
+/* A group whose device the fixture puts on vfio-pci has its node. */
+static void
+test_server_vfio_node (Fixture *f, gconstpointer data G_GNUC_UNUSED)
+{
+  g_autofree char *root = pp_testbed_get_root (f->tb);
+  g_autofree char *node = g_build_filename (root, "dev/vfio/43", NULL);
+  g_autofree char *other = g_build_filename (root, "dev/vfio/44", NULL);
+  g_autofree char *uevent = sys_read ("/sys/class/vfio/43/uevent");
+  g_autofree char *dev = sys_read ("/sys/class/vfio/43/dev");
+  g_autofree char *char_link = sys_link ("/sys/dev/char/243:43");
+  struct stat st;
+
+  g_assert_true (g_file_test (node, G_FILE_TEST_IS_REGULAR));
+  g_assert_false (sys_lexists (other));
+  g_assert_nonnull (strstr (uevent, "DEVNAME=vfio/43\n"));
+  g_assert_cmpstr (dev, ==, "243:43\n");
+  g_assert_cmpstr (char_link, ==, "../../devices/virtual/vfio/43");
+  /* Through the preload it looks like the character device it stands for. */
+  g_assert_cmpint (stat ("/dev/vfio/43", &st), ==, 0);
+  g_assert_true (S_ISCHR (st.st_mode));
+}
+
 static void
 test_clear (Fixture *f, gconstpointer data G_GNUC_UNUSED)
 {
@@ -905,6 +1023,43 @@ static const BadCase bad_cases[] = {
     "vendor=8086\n",
     G_KEY_FILE_ERROR_GROUP_NOT_FOUND,
     { NULL } },
+  { "block-without-devnum",
+    "[0000:f1:00.0]\n" DEV "block=nvme0n1\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f1:00.0] block", "NAME MAJ:MIN" } },
+  { "block-major-zero",
+    "[0000:f1:00.0]\n" DEV "block=sda 0:1\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f1:00.0] block", "major 0" } },
+  { "block-bad-name",
+    "[0000:f1:00.0]\n" DEV "block=sd/a 8:0\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f1:00.0] block", "\"sd/a\"" } },
+  { "block-twice",
+    "[0000:f1:00.0]\n" DEV "block=sda 8:0\n"
+    "[0000:f2:00.0]\n" DEV "block=sdb 8:0\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f2:00.0] block", "8:0 is already used by [0000:f1:00.0]" } },
+  { "net-too-long",
+    "[0000:f1:00.0]\n" DEV "net=enp241s0f0np0v12\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f1:00.0] net", "at most 15" } },
+  { "net-twice",
+    "[0000:f1:00.0]\n" DEV "net=eth0\n[0000:f2:00.0]\n" DEV "net=eth0\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[0000:f2:00.0] net", "eth0 is already used by [0000:f1:00.0]" } },
+  { "mount-relative",
+    "[host]\nmounts=259:0 boot\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[host] mounts", "\"259:0 boot\"" } },
+  { "mount-bad-devnum",
+    "[host]\nmounts=259 /\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[host] mounts", "MAJ:MIN MOUNTPOINT" } },
+  { "route-bad-name",
+    "[host]\ndefault_route=eth 0\n",
+    G_KEY_FILE_ERROR_INVALID_VALUE,
+    { "[host] default_route", "\"eth 0\"" } },
 };
 
 static void
@@ -976,6 +1131,12 @@ main (int argc, char **argv)
               fixture_setup, test_load_twice, fixture_teardown);
   g_test_add ("/testbed/loader/clear", Fixture, "workstation", fixture_setup,
               test_clear, fixture_teardown);
+  g_test_add ("/testbed/loader/children", Fixture, NULL, fixture_setup_empty,
+              test_children, fixture_teardown);
+  g_test_add ("/testbed/loader/no-host-files", Fixture, NULL,
+              fixture_setup_empty, test_no_host_files, fixture_teardown);
+  g_test_add ("/testbed/server/vfio-node", Fixture, "server", fixture_setup,
+              test_server_vfio_node, fixture_teardown);
   g_test_add_func ("/testbed/loader/fixture-path", test_fixture_path);
 
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
