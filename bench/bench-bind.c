@@ -3,7 +3,7 @@
  *
  * pcipassd runs as its own process on a private bus against the
  * simulated workstation; its GPU and HDMI audio function share group 2.
- * The benchmark binds and unbinds that group N times (default 10),
+ * The benchmark binds and unbinds that group N times (default 50),
  * timing each Bind call as a client sees it, and reads the daemon's own
  * per-sequence accounting ("sequence took X us, Y us of it waiting")
  * from its debug log.
@@ -57,7 +57,7 @@ main (int argc, char **argv)
   g_autoptr (GMatchInfo) match = NULL;
   const char *const allowed[]
       = { "io.github.pcipassd.bind", "io.github.pcipassd.unbind", NULL };
-  guint rounds = argc > 1 ? (guint) atoi (argv[1]) : 10;
+  guint rounds = argc > 1 ? (guint) atoi (argv[1]) : 50;
   guint64 busy_us = 0;
   guint64 wait_us = 0;
   guint sequences = 0;
