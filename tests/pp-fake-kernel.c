@@ -319,6 +319,57 @@ link_target (const char *from, const char *to)
 
 /* ---- changing the testbed ---- */
 
+static void
+replace_file (const char *path, const char *contents)
+{
+  g_autoptr (GError) error = NULL;
+
+  /* Atomically: readers (libudev) may read it any time. */
+  if (!g_file_set_contents (path, contents, -1, &error))
+    g_critical ("fake kernel: %s", error->message);
+}
+
+/* Removes the line of the device's uevent file that starts with @prefix
+ * and returns it (NULL if there is none). */
+static char *
+uevent_take_line (const Device *d, const char *prefix)
+{
+  g_autofree char *path = g_build_filename (d->dir, "uevent", NULL);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  char *taken = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (*lines[i] == '\0')
+        continue;
+      if (taken == NULL && g_str_has_prefix (lines[i], prefix))
+        taken = g_strdup (lines[i]);
+      else
+        g_string_append_printf (out, "%s\n", lines[i]);
+    }
+  if (taken != NULL)
+    replace_file (path, out->str);
+  return taken;
+}
+
+static void
+uevent_add_line (const Device *d, const char *line)
+{
+  g_autofree char *path = g_build_filename (d->dir, "uevent", NULL);
+  g_autofree char *contents = NULL;
+  g_autofree char *joined = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return;
+  joined = g_strconcat (contents, line, "\n", NULL);
+  replace_file (path, joined);
+}
+
 /* DRIVER= goes where pp-testbed puts it, after SUBSYSTEM=; the file is
  * replaced atomically, as readers (libudev) may read it any time. */
 static void
@@ -416,8 +467,17 @@ do_unbind (PpFakeKernel *k, Device *d, const char *driver)
 
   g_unlink (link);
   g_unlink (back_link);
-  set_uevent_driver (d, NULL);
-  umockdev_testbed_uevent (k->tb, d->devpath, "unbind");
+  /* The real unbind event carries neither DRIVER= nor MODALIAS=: send it
+   * from a uevent file without them, then put MODALIAS back, which
+   * reading the file still shows. */
+  {
+    g_autofree char *modalias = uevent_take_line (d, "MODALIAS=");
+
+    set_uevent_driver (d, NULL);
+    umockdev_testbed_uevent (k->tb, d->devpath, "unbind");
+    if (modalias != NULL)
+      uevent_add_line (d, modalias);
+  }
 }
 
 /* device_driver_attach() and __device_attach_driver(), for an explicit
@@ -872,7 +932,10 @@ on_override_write (PpFakeKernel *k, Device *d)
 
   previous = format_override (d->override);
   written = written_part (contents, length, previous);
-  if (written != NULL)
+  /* As the real kernel does: a zero-length write never reaches the store
+   * (so it does not clear, only "\n" does), and a value of PAGE_SIZE - 1
+   * bytes or more is refused with EINVAL (seen in the real-kernel tier). */
+  if (written != NULL && *written != '\0' && strlen (written) < 4095)
     store_override (d, written);
   normalise_override (d, contents, length);
 }

@@ -260,6 +260,8 @@ expect_unbind (Fixture *f, const char *address)
 
   /* The kernel clears dev->driver before KOBJ_UNBIND. */
   g_assert_null (udev_device_get_property_value (dev, "DRIVER"));
+  /* Nor MODALIAS, on a real kernel. */
+  g_assert_null (udev_device_get_property_value (dev, "MODALIAS"));
   assert_driver (address, NULL);
 }
 
@@ -660,7 +662,8 @@ test_vanish_on_vfio (Fixture *f, gconstpointer data G_GNUC_UNUSED)
 static void
 test_override_values (Fixture *f, gconstpointer data G_GNUC_UNUSED)
 {
-  static const struct
+  g_autofree char *long_value = g_strnfill (5000, 'x');
+  const struct
   {
     const char *write;
     const char *reads;
@@ -675,6 +678,8 @@ test_override_values (Fixture *f, gconstpointer data G_GNUC_UNUSED)
     { "", "pci-stub\n" },
     { "none", "none\n" },
     { "\n", "(null)\n" },
+    /* PAGE_SIZE - 1 bytes or more: EINVAL, nothing stored. */
+    { long_value, "(null)\n" },
   };
   const char *gpu = "0000:01:00.0";
 
