@@ -71,8 +71,7 @@ main (int argc, char **argv)
   pp_testbed_load (testbed, fixture, &error);
   g_assert_no_error (error);
   kernel = pp_fake_kernel_new (testbed);
-  state_dir = g_dir_make_tmp ("pp-bench-XXXXXX", &error);
-  g_assert_no_error (error);
+  state_dir = pp_test_make_state_dir ();
   state_arg = g_strdup_printf ("--state-dir=%s", state_dir);
 
   bus = pp_test_bus_new (TRUE);

@@ -67,7 +67,7 @@ main (int argc, char **argv)
   g_autoptr (UMockdevTestbed) testbed = pp_testbed_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *fixture = pp_testbed_fixture_path ("workstation");
-  g_autofree char *state_dir = g_dir_make_tmp ("pp-bench-XXXXXX", NULL);
+  g_autofree char *state_dir = pp_test_make_state_dir ();
   g_autofree char *state_arg = g_strdup_printf ("--state-dir=%s", state_dir);
   g_autofree char *gpu = NULL;
   g_autoptr (PpTestBus) bus = NULL;

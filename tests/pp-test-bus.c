@@ -4,6 +4,7 @@
 
 #include "pp-address.h"
 
+#include <errno.h>
 #include <fcntl.h>
 
 #include <signal.h>
@@ -394,4 +395,17 @@ pp_test_write_sysfs (const char *path, const char *value)
   g_assert_cmpint (fd, >=, 0);
   g_assert_cmpint (write (fd, value, strlen (value)), ==, strlen (value));
   close (fd);
+}
+
+char *
+pp_test_make_state_dir (void)
+{
+  g_autofree char *dir = g_strdup ("/tmp/pp-state-XXXXXX");
+
+  /* Not under TMPDIR=/dev/shm: the daemon writes its state from worker
+   * threads, and the umockdev preload tracks every open() of a /dev/ path
+   * in a table without a lock. */
+  if (g_mkdtemp (dir) == NULL)
+    g_error ("cannot create a state directory: %s", g_strerror (errno));
+  return g_steal_pointer (&dir);
 }

@@ -72,6 +72,9 @@ pp_test_bus_get_property (PpTestBus *tb, const char *address, const char *name);
 /* Writes @value to a (simulated) sysfs file the way the kernel wants. */
 void pp_test_write_sysfs (const char *path, const char *value);
 
+/* A new, empty directory for a daemon's --state-dir. */
+char *pp_test_make_state_dir (void);
+
 /* Path of a built program: PCIPASSD_PATH or PCIPASSCTL_PATH. */
 const char *pp_test_pcipassd_path (void);
 const char *pp_test_pcipassctl_path (void);

@@ -62,8 +62,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   fx->kernel = pp_fake_kernel_new (testbed);
 
-  fx->state_dir = g_dir_make_tmp ("pp-state-XXXXXX", &error);
-  g_assert_no_error (error);
+  fx->state_dir = pp_test_make_state_dir ();
   fx->bus = pp_test_bus_new (TRUE);
   start_daemon (fx, setup, NULL);
 }

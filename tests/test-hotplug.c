@@ -110,8 +110,7 @@ setup_with (Fixture *fx, const char *fixture)
   pp_testbed_load (testbed, path, &error);
   g_assert_no_error (error);
   fx->kernel = pp_fake_kernel_new (testbed);
-  fx->state_dir = g_dir_make_tmp ("pp-state-XXXXXX", &error);
-  g_assert_no_error (error);
+  fx->state_dir = pp_test_make_state_dir ();
   state = g_strdup_printf ("--state-dir=%s", fx->state_dir);
   args[0] = state;
 
