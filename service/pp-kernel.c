@@ -208,11 +208,59 @@ typedef struct
 {
   PpKernel *kernel;
   const char *address;
-  struct udev *udev;
-  struct udev_monitor *monitor;
+  struct udev_monitor *monitor; /* the thread's, borrowed */
   gint64 started;
   guint64 waited;
 } Sequence;
+
+/* A worker thread's uevent monitor, kept for the thread's life: the
+ * GTask pool reuses its threads, so sockets are not opened and closed for
+ * every step. */
+typedef struct
+{
+  struct udev *udev;
+  struct udev_monitor *monitor;
+} ThreadMonitor;
+
+static void
+thread_monitor_free (gpointer data)
+{
+  ThreadMonitor *tm = data;
+
+  g_clear_pointer (&tm->monitor, udev_monitor_unref);
+  g_clear_pointer (&tm->udev, udev_unref);
+  g_free (tm);
+}
+
+static GPrivate thread_monitor = G_PRIVATE_INIT (thread_monitor_free);
+
+static struct udev_monitor *
+get_thread_monitor (void)
+{
+  ThreadMonitor *tm = g_private_get (&thread_monitor);
+  struct udev_device *stale;
+
+  if (tm == NULL)
+    {
+      tm = g_new0 (ThreadMonitor, 1);
+      tm->udev = udev_new ();
+      if (tm->udev != NULL)
+        tm->monitor = udev_monitor_new_from_netlink (tm->udev, "kernel");
+      if (tm->monitor != NULL
+          && (udev_monitor_filter_add_match_subsystem_devtype (tm->monitor,
+                                                               "pci", NULL)
+                  < 0
+              || udev_monitor_enable_receiving (tm->monitor) < 0))
+        g_clear_pointer (&tm->monitor, udev_monitor_unref);
+      g_private_set (&thread_monitor, tm);
+    }
+
+  /* Events from earlier sequences mean nothing now. */
+  while (tm->monitor != NULL
+         && (stale = udev_monitor_receive_device (tm->monitor)) != NULL)
+    udev_device_unref (stale);
+  return tm->monitor;
+}
 
 static void
 sequence_begin (Sequence *seq, PpKernel *kernel, const char *address)
@@ -221,15 +269,7 @@ sequence_begin (Sequence *seq, PpKernel *kernel, const char *address)
   seq->kernel = kernel;
   seq->address = address;
   seq->started = g_get_monotonic_time ();
-  seq->udev = udev_new ();
-  if (seq->udev != NULL)
-    seq->monitor = udev_monitor_new_from_netlink (seq->udev, "kernel");
-  if (seq->monitor != NULL
-      && (udev_monitor_filter_add_match_subsystem_devtype (seq->monitor, "pci",
-                                                           NULL)
-              < 0
-          || udev_monitor_enable_receiving (seq->monitor) < 0))
-    g_clear_pointer (&seq->monitor, udev_monitor_unref);
+  seq->monitor = get_thread_monitor ();
   if (seq->monitor == NULL)
     g_debug ("%s: no uevent monitor, confirming by re-reading only", address);
 }
@@ -243,8 +283,6 @@ sequence_end (Sequence *seq)
            " us of it waiting for the kernel",
            seq->address, busy, seq->waited);
   add_stats (seq->kernel, busy, seq->waited, 0);
-  g_clear_pointer (&seq->monitor, udev_monitor_unref);
-  g_clear_pointer (&seq->udev, udev_unref);
 }
 
 static gboolean
