@@ -158,10 +158,12 @@ plan_bind (PpBinder *self, PpDevice *device, GPtrArray *members, GError **error)
 
   if (pp_device_get_iommu_group (device) < 0)
     {
+      /* Why depends on the host (IOMMU off, or behind VMD): the host and
+       * device checks know, and say what to do. */
       g_set_error (error, PP_ERROR, PP_ERROR_IOMMU_DISABLED,
-                   "%s has no IOMMU group, so VFIO cannot take it: enable "
-                   "the IOMMU (intel_iommu=on or amd_iommu=on on the kernel "
-                   "command line)",
+                   "%s has no IOMMU group, so VFIO cannot take it: run "
+                   "\"pcipassctl validate %s\" for the reason and the remedy",
+                   pp_device_get_address (device),
                    pp_device_get_address (device));
       return NULL;
     }
