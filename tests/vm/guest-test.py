@@ -35,6 +35,8 @@ from gi.repository import Gio, GLib
 BUS_NAME = "io.github.pcipassd"
 ROOT_PATH = "/io/github/pcipassd"
 DEVICE_IFACE = "io.github.pcipassd1.Device"
+MANAGER_PATH = ROOT_PATH + "/manager"
+MANAGER_IFACE = "io.github.pcipassd1.Manager"
 ERROR_PREFIX = "io.github.pcipassd.Error."
 PCI = "/sys/bus/pci/devices"
 
@@ -195,6 +197,16 @@ def net_interfaces(addr):
 DMA_MANAGED = {"vfio-pci", "pci-stub", "pcieport"}
 
 
+# ValidateHost's checks behind each manager property: the property is
+# true exactly when none of them fails (io.github.pcipassd1.Manager.xml).
+PROPERTY_CHECKS = {
+    "IommuEnabled": ("iommu",),
+    "VfioAvailable": ("vfio-pci", "vfio-iommu-backend", "vfio-container"),
+    "KvmAvailable": ("kvm", "cpu-virtualization"),
+}
+SEVERITIES = ("pass", "warn", "fail", "skip")
+
+
 def sysfs_group_viable(g):
     return all(driver(m) in DMA_MANAGED or driver(m) == "" for m in group_members(g))
 
@@ -321,6 +333,36 @@ class Daemon:
             "org.freedesktop.DBus.Properties",
             "GetAll",
             GLib.Variant("(s)", (DEVICE_IFACE,)),
+            GLib.VariantType("(a{sv})"),
+            Gio.DBusCallFlags.NONE,
+            30000,
+            None,
+        )
+        return reply.unpack()[0]
+
+    def validate_host(self):
+        """Manager.ValidateHost({}): [(subject, check, severity, message,
+        remedy)], in the daemon's order."""
+        reply = self.bus.call_sync(
+            BUS_NAME,
+            MANAGER_PATH,
+            MANAGER_IFACE,
+            "ValidateHost",
+            GLib.Variant("(a{sv})", ({},)),
+            GLib.VariantType("(a(sssss))"),
+            Gio.DBusCallFlags.NONE,
+            60000,
+            None,
+        )
+        return [tuple(r) for r in reply.unpack()[0]]
+
+    def manager_props(self):
+        reply = self.bus.call_sync(
+            BUS_NAME,
+            MANAGER_PATH,
+            "org.freedesktop.DBus.Properties",
+            "GetAll",
+            GLib.Variant("(s)", (MANAGER_IFACE,)),
             GLib.VariantType("(a{sv})"),
             Gio.DBusCallFlags.NONE,
             30000,
@@ -530,6 +572,140 @@ class Tier:
         have = {g["group"]: (g["devices"], g["viable"]) for g in groups}
         want = {int(g): (group_members(int(g)), sysfs_group_viable(int(g))) for g in os.listdir("/sys/kernel/iommu_groups")}
         expect(have == want, "pcipassctl groups %s != sysfs %s" % (have, want))
+
+    # -- host validation --
+
+    def host_checks(self):
+        """ValidateHost's results, held to the method's promises (subject
+        "host", a known severity, each check once, a remedy with every
+        warn and fail), and the manager's properties as they are after the
+        call, which must agree with those results.  Returns
+        ({check: (severity, message, remedy)} in the daemon's order,
+        properties)."""
+        results = self.daemon.validate_host()
+        with open(os.path.join(self.results.folder, "validate-host.txt"), "w") as f:
+            for r in results:
+                f.write("%s %s %s: %s | remedy: %s\n" % r)
+        by_check = {}
+        for subject, check, severity, message, remedy in results:
+            expect(subject == "host", "subject %r for %s" % (subject, check))
+            expect(severity in SEVERITIES, "%s: severity %r" % (check, severity))
+            expect(check not in by_check, "%s is reported twice" % check)
+            expect(severity not in ("warn", "fail") or remedy, "%s is %s without a remedy" % (check, severity))
+            by_check[check] = (severity, message, remedy)
+        props = self.daemon.manager_props()
+        for prop, checks in PROPERTY_CHECKS.items():
+            want = not any(by_check.get(c, ("",))[0] == "fail" for c in checks)
+            expect(props.get(prop) == want, "%s is %r, but its checks say %r: %s"
+                   % (prop, props.get(prop), want, {c: by_check.get(c, ("missing",))[0] for c in checks}))
+        self.results.fact("ValidateHost: %s; IommuEnabled %r VfioAvailable %r KvmAvailable %r"
+                          % (" ".join("%s=%s" % (c, v[0]) for c, v in by_check.items()),
+                             props.get("IommuEnabled"), props.get("VfioAvailable"), props.get("KvmAvailable")))
+        return by_check, props
+
+    def expect_vfio_checks_pass(self, by_check):
+        """vfio-pci, its IOMMU backend and the container node are all there
+        in the guest (the modules are loaded by /init, IOMMU or not), and
+        ValidateHost must say so."""
+        expect(os.path.isdir("/sys/bus/pci/drivers/vfio-pci"), "the guest has no vfio-pci driver")
+        expect(os.path.isdir("/sys/module/vfio_iommu_type1"), "the guest has no vfio_iommu_type1")
+        st = os.stat("/dev/vfio/vfio")
+        expect(st.st_mode & 0o170000 == 0o020000 and st.st_mode & 0o666 == 0o666,
+               "/dev/vfio/vfio has mode %o" % st.st_mode)
+        for c in ("vfio-pci", "vfio-iommu-backend", "vfio-container"):
+            expect(by_check.get(c, ("missing",))[0] == "pass", "%s: %s" % (c, by_check.get(c, "missing")))
+
+    def check_validate_host(self):
+        """With the IOMMU on and vfio-pci loaded, ValidateHost passes the
+        IOMMU and VFIO checks, and IommuEnabled and VfioAvailable are true."""
+        units = sorted(os.listdir("/sys/class/iommu"))
+        expect(units and os.listdir("/sys/kernel/iommu_groups"), "the guest has no IOMMU: units %s" % units)
+        by_check, props = self.host_checks()
+        severity, message, _ = by_check.get("iommu", ("missing", "", ""))
+        expect(severity == "pass", "iommu: %s" % (by_check.get("iommu"),))
+        expect(all(u in message for u in units), "the iommu message %r does not name the units %s" % (message, units))
+        self.expect_vfio_checks_pass(by_check)
+        expect(props["IommuEnabled"] is True and props["VfioAvailable"] is True,
+               "IommuEnabled %r VfioAvailable %r" % (props["IommuEnabled"], props["VfioAvailable"]))
+
+    def check_ctl_validate(self):
+        """pcipassctl validate --json: an array that starts with the host's
+        results, the same checks and severities as ValidateHost's, remedy
+        null exactly for pass and skip; the exit status is 1 when anything
+        fails (here at least "kvm": the guest has no kvm module), else 0."""
+        by_check, _ = self.host_checks()
+        out = subprocess.run([self.pcipassctl, "validate", "--json"], capture_output=True, text=True, timeout=120)
+        with open(os.path.join(self.results.folder, "validate.json"), "w") as f:
+            f.write(out.stdout)
+        expect(out.returncode in (0, 1), "exit status %d: %s" % (out.returncode, out.stderr.strip()))
+        try:
+            data = json.loads(out.stdout)
+        except ValueError as e:
+            raise CheckFailed("not JSON (%s): %r" % (e, out.stdout[:200]))
+        expect(isinstance(data, list) and data and all(isinstance(r, dict) for r in data),
+               "not an array of objects: %r" % out.stdout[:200])
+        host = [r for r in data if r.get("subject") == "host"]
+        expect(data[: len(host)] == host, "the host's results do not come first")
+        have = [(r.get("check"), r.get("severity")) for r in host]
+        want = [(c, v[0]) for c, v in by_check.items()]
+        expect(have == want, "host results %s, ValidateHost %s" % (have, want))
+        wrong = [r.get("check") for r in data if (r.get("remedy") is None) != (r.get("severity") in ("pass", "skip"))]
+        expect(not wrong, "remedy null for a warn or fail, or set for a pass or skip: %s" % wrong)
+        failed = any(r.get("severity") == "fail" for r in data)
+        expect(out.returncode == int(failed), "exit status %d, with%s a fail" % (out.returncode, "" if failed else "out"))
+
+    # -- the boot without an IOMMU (tests/vm/run's second boot) --
+
+    def check_no_iommu_guest(self):
+        """The guest is what this mode is about: intel_iommu=off, no IOMMU
+        unit, no group, vfio-pci loaded."""
+        cmdline = read("/proc/cmdline", "").split()
+        expect("intel_iommu=off" in cmdline, "intel_iommu=off is not on the command line: %s" % cmdline)
+        units = os.listdir("/sys/class/iommu") if os.path.isdir("/sys/class/iommu") else []
+        groups = os.listdir("/sys/kernel/iommu_groups") if os.path.isdir("/sys/kernel/iommu_groups") else []
+        expect(not units and not groups, "IOMMU units %s, groups %s" % (units, groups))
+        expect(all(group(a) < 0 for a in addresses()), "devices with an IOMMU group")
+        expect(os.path.isdir("/sys/bus/pci/drivers/vfio-pci"), "vfio-pci is not registered")
+
+    def check_validate_host_no_iommu(self):
+        """Without an IOMMU, ValidateHost fails "iommu", and its remedy is
+        to remove the word that turned it off; VFIO's checks still pass
+        (the modules load without an IOMMU); IommuEnabled is false."""
+        by_check, props = self.host_checks()
+        severity, message, remedy = by_check.get("iommu", ("missing", "", ""))
+        expect(severity == "fail", "iommu: %s" % (by_check.get("iommu"),))
+        expect("intel_iommu=off" in remedy and "remove" in remedy,
+               "the remedy does not say to remove intel_iommu=off: %r" % remedy)
+        self.expect_vfio_checks_pass(by_check)
+        expect(props["IommuEnabled"] is False, "IommuEnabled %r" % props["IommuEnabled"])
+        expect(props["VfioAvailable"] is True, "VfioAvailable %r" % props["VfioAvailable"])
+
+    def no_iommu_facts(self):
+        """What the real kernel does with a vfio-pci bind of a device that
+        has no IOMMU group (the ICH9 SMBus, which q35 always has); the
+        simulated kernel answers EINVAL (vfio_group_find_or_alloc())."""
+        f = self.results.fact
+        for d in ("/sys/class/iommu", "/sys/kernel/iommu_groups"):
+            f("no IOMMU: %s %s" % (d, "lists %s" % sorted(os.listdir(d)) if os.path.isdir(d) else "does not exist"))
+        smbus = find(ID_ICH9_SMBUS)
+        if not smbus:
+            f("no ICH9 SMBus function in this guest")
+            return
+        a = smbus[0]
+        boot = driver(a)
+        sysfs_write(f"{PCI}/{a}/driver_override", "vfio-pci")
+        if boot:
+            sysfs_write(f"{PCI}/{a}/driver/unbind", a)
+        err = sysfs_write("/sys/bus/pci/drivers/vfio-pci/bind", a)
+        f("no IOMMU: vfio-pci/bind of %s (no iommu_group): %s; driver %r; /dev/vfio: %s"
+          % (a, errname(err), driver(a), sorted(os.listdir("/dev/vfio"))))
+        err = sysfs_write("/sys/bus/pci/drivers_probe", a)
+        f("no IOMMU: drivers_probe with override vfio-pci: %s; driver %r" % (errname(err), driver(a)))
+        sysfs_write(f"{PCI}/{a}/driver_override", "\n")
+        if driver(a):
+            sysfs_write(f"{PCI}/{a}/driver/unbind", a)
+        sysfs_write("/sys/bus/pci/drivers_probe", a)
+        f("no IOMMU: %s restored: %r (boot: %r)" % (a, driver(a), boot))
 
     def check_not_authorized(self):
         before = snapshot([self.nic])
@@ -944,6 +1120,9 @@ class Tier:
         self.monitor = Monitor(self.pcipassctl, os.path.join(r.folder, "monitor.jsonl"))
         checks = [
             ("list and groups match the guest's sysfs", self.check_list_matches_sysfs),
+            ("ValidateHost: iommu and VFIO checks pass, IommuEnabled and VfioAvailable true",
+             self.check_validate_host),
+            ("pcipassctl validate --json: an array with ValidateHost's host checks", self.check_ctl_validate),
             ("Bind without polkit's consent: NotAuthorized, nothing changes", self.check_not_authorized),
             ("Bind dry_run of a NIC: the plan, nothing changes", self.check_dry_run),
             ("Bind of a NIC reaches vfio-pci, /dev/vfio/N appears, viable", self.check_bind_nic),
@@ -972,14 +1151,39 @@ class Tier:
             r.log("kernel facts: " + traceback.format_exc())
 
 
+    def run_no_iommu(self):
+        r = self.results
+        if not run_check(r, "no IOMMU: the guest has intel_iommu=off, no IOMMU groups, vfio-pci",
+                         self.check_no_iommu_guest):
+            return
+        checks = [
+            ("no IOMMU: ValidateHost fails iommu with remedy \"remove intel_iommu=off\", VFIO passes, "
+             "IommuEnabled false", self.check_validate_host_no_iommu),
+            ("no IOMMU: pcipassctl validate --json has the iommu fail, exit status 1", self.check_ctl_validate),
+            ("no IOMMU: pcipassd is still on the bus", self.check_daemon_alive),
+        ]
+        for name, func in checks:
+            run_check(r, name, func)
+        try:
+            self.no_iommu_facts()
+        except Exception:
+            r.log("kernel facts: " + traceback.format_exc())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
     parser.add_argument("--results", required=True)
+    # "full": the guest of tests/vm/run's first boot (IOMMU, device set);
+    # "no-iommu": its second boot, intel_iommu=off, host validation only.
+    parser.add_argument("--mode", choices=("full", "no-iommu"), default="full")
     args = parser.parse_args()
     tier = Tier(args)
     try:
-        tier.run()
+        if args.mode == "no-iommu":
+            tier.run_no_iommu()
+        else:
+            tier.run()
     finally:
         r = tier.results
         r.log("%d passed, %d failed" % (r.passed, r.failed))
