@@ -841,39 +841,3 @@ pp_hostcheck_run (const PpHostPaths *paths)
   check_hugepages (&info, out);
   return out;
 }
-
-gboolean
-pp_hostcheck_iommu_enabled (const PpHostPaths *paths)
-{
-  g_auto (HostInfo) info = { 0 };
-  g_autoptr (GPtrArray) out = pp_checks_new ();
-
-  host_info_load (&info, paths);
-  check_iommu (&info, out);
-  return none_failed (out, iommu_checks);
-}
-
-gboolean
-pp_hostcheck_vfio_available (const PpHostPaths *paths)
-{
-  g_auto (HostInfo) info = { 0 };
-  g_autoptr (GPtrArray) out = pp_checks_new ();
-
-  host_info_load (&info, paths);
-  check_vfio_pci (&info, out);
-  check_vfio_iommu_backend (&info, out);
-  check_vfio_container (&info, out);
-  return none_failed (out, vfio_checks);
-}
-
-gboolean
-pp_hostcheck_kvm_available (const PpHostPaths *paths)
-{
-  g_auto (HostInfo) info = { 0 };
-  g_autoptr (GPtrArray) out = pp_checks_new ();
-
-  host_info_load (&info, paths);
-  check_kvm (&info, out);
-  check_cpu_virtualization (&info, out);
-  return none_failed (out, kvm_checks);
-}

@@ -27,18 +27,12 @@ typedef struct
  * NULL for the real host. */
 GPtrArray *pp_hostcheck_run (const PpHostPaths *paths);
 
-/* The manager's IommuEnabled, VfioAvailable and KvmAvailable properties.
- * Each is TRUE exactly when none of the checks it stands for fails:
- * "iommu"; "vfio-pci", "vfio-iommu-backend", "vfio-container"; "kvm",
- * "cpu-virtualization".  They run those checks, so they always agree
- * with pp_hostcheck_run(). */
-gboolean pp_hostcheck_iommu_enabled (const PpHostPaths *paths);
-gboolean pp_hostcheck_vfio_available (const PpHostPaths *paths);
-gboolean pp_hostcheck_kvm_available (const PpHostPaths *paths);
-
-/* The same three answers from the results of one pp_hostcheck_run(), so
- * that a caller can publish properties and return results that describe
- * one and the same moment.  Any argument but @results may be NULL. */
+/* The manager's IommuEnabled, VfioAvailable and KvmAvailable properties
+ * from the results of one pp_hostcheck_run(), so that properties and
+ * results describe one and the same moment.  Each is TRUE exactly when
+ * none of the checks it stands for fails: "iommu"; "vfio-pci",
+ * "vfio-iommu-backend", "vfio-container"; "kvm", "cpu-virtualization".
+ * Any argument but @results may be NULL. */
 void pp_hostcheck_summarize (GPtrArray *results,
                              gboolean *iommu_enabled,
                              gboolean *vfio_available,

@@ -391,6 +391,24 @@ add_vfio_modules (void)
 }
 
 /* The manager's properties agree with the checks they stand for. */
+/* The manager's three properties, as the daemon derives them. */
+static gboolean
+host_property (const PpHostPaths *paths, guint which)
+{
+  g_autoptr (GPtrArray) results = pp_hostcheck_run (paths);
+  gboolean values[3];
+
+  pp_hostcheck_summarize (results, &values[0], &values[1], &values[2]);
+  return values[which];
+}
+
+enum
+{
+  IOMMU_ENABLED,
+  VFIO_AVAILABLE,
+  KVM_AVAILABLE
+};
+
 static void
 assert_properties_agree (const PpHostPaths *paths, GPtrArray *results)
 {
@@ -411,15 +429,15 @@ assert_properties_agree (const PpHostPaths *paths, GPtrArray *results)
       vfio_failed |= g_strv_contains (vfio, c->check);
       kvm_failed |= g_strv_contains (kvm, c->check);
     }
-  g_assert_cmpint (pp_hostcheck_iommu_enabled (paths), ==,
+  g_assert_cmpint (host_property (paths, IOMMU_ENABLED), ==,
                    pp_checks_find (results, "host", "iommu")->severity
                        == PP_SEVERITY_PASS);
-  g_assert_cmpint (pp_hostcheck_vfio_available (paths), ==, !vfio_failed);
-  g_assert_cmpint (pp_hostcheck_kvm_available (paths), ==, !kvm_failed);
+  g_assert_cmpint (host_property (paths, VFIO_AVAILABLE), ==, !vfio_failed);
+  g_assert_cmpint (host_property (paths, KVM_AVAILABLE), ==, !kvm_failed);
 
   /* The summary of one run says the same. */
   pp_hostcheck_summarize (results, &iommu, &vfio_ok, &kvm_ok);
-  g_assert_cmpint (iommu, ==, pp_hostcheck_iommu_enabled (paths));
+  g_assert_cmpint (iommu, ==, host_property (paths, IOMMU_ENABLED));
   g_assert_cmpint (vfio_ok, ==, !vfio_failed);
   g_assert_cmpint (kvm_ok, ==, !kvm_failed);
 }
@@ -475,9 +493,9 @@ test_host_ready (void)
   c = assert_check (results, "host", "vfio-container", PP_SEVERITY_PASS);
   assert_contains (c->message, "0666 (-rw-rw-rw-)");
   assert_check (results, "host", "cpu-virtualization", PP_SEVERITY_PASS);
-  g_assert_true (pp_hostcheck_iommu_enabled (&h->paths));
-  g_assert_true (pp_hostcheck_vfio_available (&h->paths));
-  g_assert_true (pp_hostcheck_kvm_available (&h->paths));
+  g_assert_true (host_property (&h->paths, IOMMU_ENABLED));
+  g_assert_true (host_property (&h->paths, VFIO_AVAILABLE));
+  g_assert_true (host_property (&h->paths, KVM_AVAILABLE));
 }
 
 static void
@@ -497,7 +515,7 @@ test_host_architecture (void)
     assert_contains (c->remedy, "x86_64");
     /* No vmx/svm on Arm: /dev/kvm alone decides. */
     assert_check (results, "host", "cpu-virtualization", PP_SEVERITY_SKIP);
-    g_assert_true (pp_hostcheck_kvm_available (&h->paths));
+    g_assert_true (host_property (&h->paths, KVM_AVAILABLE));
   }
   {
     g_autoptr (GPtrArray) results = NULL;
@@ -529,7 +547,7 @@ test_host_no_kvm (void)
     assert_contains (c->remedy, "modprobe kvm_intel");
     c = assert_check (results, "host", "cpu-virtualization", PP_SEVERITY_FAIL);
     assert_contains (c->remedy, "firmware setup");
-    g_assert_false (pp_hostcheck_kvm_available (&h->paths));
+    g_assert_false (host_property (&h->paths, KVM_AVAILABLE));
   }
 
   /* The CPU can, the module is not loaded. */
@@ -541,7 +559,7 @@ test_host_no_kvm (void)
     assert_contains (c->remedy, "modprobe kvm_amd");
     c = assert_check (results, "host", "cpu-virtualization", PP_SEVERITY_PASS);
     assert_contains (c->message, "svm");
-    g_assert_false (pp_hostcheck_kvm_available (&h->paths));
+    g_assert_false (host_property (&h->paths, KVM_AVAILABLE));
   }
 
   /* /dev/kvm works without the flag (kvm_pvm, as on the machine these
@@ -555,7 +573,7 @@ test_host_no_kvm (void)
     assert_check (results, "host", "kvm", PP_SEVERITY_PASS);
     c = assert_check (results, "host", "cpu-virtualization", PP_SEVERITY_WARN);
     assert_contains (c->message, "yet /dev/kvm works");
-    g_assert_true (pp_hostcheck_kvm_available (&h->paths));
+    g_assert_true (host_property (&h->paths, KVM_AVAILABLE));
   }
 }
 
@@ -580,7 +598,7 @@ test_host_no_iommu (void)
     assert_contains (c->remedy, "update-grub");
     assert_contains (c->remedy, "grub2-mkconfig");
     assert_contains (c->remedy, "/boot/loader/entries");
-    g_assert_false (pp_hostcheck_iommu_enabled (&h->paths));
+    g_assert_false (host_property (&h->paths, IOMMU_ENABLED));
   }
 
   /* Turned off on the command line: remove that. */
@@ -704,7 +722,7 @@ test_host_vfio (void)
     assert_contains (c->remedy, "modprobe vfio_iommu_type1");
     c = assert_check (results, "host", "vfio-container", PP_SEVERITY_FAIL);
     assert_contains (c->remedy, "modprobe vfio");
-    g_assert_false (pp_hostcheck_vfio_available (&h->paths));
+    g_assert_false (host_property (&h->paths, VFIO_AVAILABLE));
   }
 
   /* vfio-pci built in (its driver directory only), iommufd instead of
@@ -719,7 +737,7 @@ test_host_vfio (void)
     g_assert_cmpstr (c->message, ==, "iommufd");
     c = assert_check (results, "host", "vfio-container", PP_SEVERITY_WARN);
     assert_contains (c->message, "iommufd");
-    g_assert_true (pp_hostcheck_vfio_available (&h->paths));
+    g_assert_true (host_property (&h->paths, VFIO_AVAILABLE));
   }
   fake_remove (h->dev, "iommu");
 
@@ -733,7 +751,7 @@ test_host_vfio (void)
     c = assert_check (results, "host", "vfio-container", PP_SEVERITY_WARN);
     assert_contains (c->message, "0600 (-rw-------)");
     assert_contains (c->remedy, "chmod 0666");
-    g_assert_true (pp_hostcheck_vfio_available (&h->paths));
+    g_assert_true (host_property (&h->paths, VFIO_AVAILABLE));
   }
 }
 
