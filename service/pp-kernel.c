@@ -26,35 +26,18 @@ struct _PpKernel
 
   gboolean read_only;
   guint step_timeout_ms;
-
-  /* Updated from worker threads. */
-  GMutex stats_lock;
-  guint64 busy_usec;
-  guint64 wait_usec;
-  guint n_writes;
 };
 
 G_DEFINE_TYPE (PpKernel, pp_kernel, G_TYPE_OBJECT)
 
 static void
-pp_kernel_finalize (GObject *object)
-{
-  PpKernel *self = PP_KERNEL (object);
-
-  g_mutex_clear (&self->stats_lock);
-  G_OBJECT_CLASS (pp_kernel_parent_class)->finalize (object);
-}
-
-static void
 pp_kernel_class_init (PpKernelClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = pp_kernel_finalize;
 }
 
 static void
 pp_kernel_init (PpKernel *self)
 {
-  g_mutex_init (&self->stats_lock);
 }
 
 PpKernel *
@@ -78,29 +61,6 @@ gboolean
 pp_kernel_vfio_registered (PpKernel *self)
 {
   return g_file_test (DRIVERS_DIR "/" PP_VFIO_DRIVER, G_FILE_TEST_IS_DIR);
-}
-
-void
-pp_kernel_get_stats (PpKernel *self,
-                     guint64 *busy_usec,
-                     guint64 *wait_usec,
-                     guint *n_writes)
-{
-  g_mutex_lock (&self->stats_lock);
-  *busy_usec = self->busy_usec;
-  *wait_usec = self->wait_usec;
-  *n_writes = self->n_writes;
-  g_mutex_unlock (&self->stats_lock);
-}
-
-static void
-add_stats (PpKernel *self, guint64 busy, guint64 wait, guint writes)
-{
-  g_mutex_lock (&self->stats_lock);
-  self->busy_usec += busy;
-  self->wait_usec += wait;
-  self->n_writes += writes;
-  g_mutex_unlock (&self->stats_lock);
 }
 
 char *
@@ -183,7 +143,6 @@ pp_kernel_write (PpKernel *self,
   while (written < 0 && errno == EINTR);
   err = errno;
   close (fd);
-  add_stats (self, 0, 0, 1);
 
   if (written < 0)
     {
@@ -282,7 +241,6 @@ sequence_end (Sequence *seq)
   g_debug ("%s: sequence took %" G_GUINT64_FORMAT " us, %" G_GUINT64_FORMAT
            " us of it waiting for the kernel",
            seq->address, busy, seq->waited);
-  add_stats (seq->kernel, busy, seq->waited, 0);
 }
 
 static gboolean

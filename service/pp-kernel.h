@@ -59,11 +59,4 @@ gboolean pp_kernel_write (PpKernel *self,
                           const char *value,
                           GError **error);
 
-/* Totals since creation, for benchmarks and logs: time spent in the
- * sequences, the part of it spent waiting for confirmations, writes. */
-void pp_kernel_get_stats (PpKernel *self,
-                          guint64 *busy_usec,
-                          guint64 *wait_usec,
-                          guint *n_writes);
-
 G_END_DECLS

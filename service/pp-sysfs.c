@@ -73,13 +73,6 @@ pp_sysfs_new (GError **error)
   return g_steal_pointer (&self);
 }
 
-struct udev *
-pp_sysfs_get_udev (PpSysfs *self)
-{
-  g_return_val_if_fail (PP_IS_SYSFS (self), NULL);
-  return self->udev;
-}
-
 /* Parses a sysfs number such as "0x10de" or "-1". */
 static gboolean
 parse_number (const char *text, guint base, gint64 min, gint64 max, gint64 *out)

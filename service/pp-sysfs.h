@@ -38,9 +38,6 @@ G_DECLARE_FINAL_TYPE (PpSysfs, pp_sysfs, PP, SYSFS, GObject)
 
 PpSysfs *pp_sysfs_new (GError **error);
 
-/* The libudev context, for the names database and (later) the monitor. */
-struct udev *pp_sysfs_get_udev (PpSysfs *self);
-
 /* Reads every PCI function the kernel lists.  Returns an array of
  * PpSysfsDevice, sorted by address.  A device that cannot be read (it went
  * away during the walk) is left out with a debug message. */
