@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "pp-address.h"
+#include "pp-device-type.h"
 #include "pp-ctl-agent.h"
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
@@ -70,10 +71,6 @@ pp_ctl_options_clear (PpCtlOptions *options)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PpCtlOptions, pp_ctl_options_clear)
 
-static const char *const device_types[] = {
-  "gpu", "network", "storage", "audio", "usb", "bridge", "other", NULL,
-};
-
 static void
 print_json (JsonNode *root)
 {
@@ -114,9 +111,9 @@ cmd_list (const PpCtlOptions *options, GError **error)
   g_autoptr (GPtrArray) devices = g_ptr_array_new ();
   g_autoptr (PpTable) table = NULL;
 
-  if (options->type != NULL && !g_strv_contains (device_types, options->type))
+  if (options->type != NULL && !pp_device_type_is_valid (options->type))
     {
-      g_autofree char *known = g_strjoinv (", ", (char **) device_types);
+      g_autofree char *known = g_strjoinv (", ", (char **) pp_device_types);
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "unknown device type \"%s\" (expected one of: %s)",
                    options->type, known);

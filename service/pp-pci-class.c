@@ -1,9 +1,5 @@
 #include "pp-pci-class.h"
 
-static const char *const types[] = {
-  "gpu", "network", "storage", "audio", "usb", "bridge", "other", NULL,
-};
-
 const char *
 pp_pci_class_to_type (guint32 class_code)
 {
@@ -27,12 +23,6 @@ pp_pci_class_to_type (guint32 class_code)
       default:
         return "other";
     }
-}
-
-gboolean
-pp_pci_type_is_valid (const char *type)
-{
-  return type != NULL && g_strv_contains (types, type);
 }
 
 gboolean

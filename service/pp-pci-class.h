@@ -5,12 +5,9 @@
 
 G_BEGIN_DECLS
 
-/* "gpu", "network", "storage", "audio", "usb", "bridge" or "other"; the
- * strings DESIGN.md fixes for the Type property. */
+/* One of pp_device_types: the strings DESIGN.md fixes for the Type
+ * property. */
 const char *pp_pci_class_to_type (guint32 class_code);
-
-/* TRUE for a known Type string. */
-gboolean pp_pci_type_is_valid (const char *type);
 
 /* PCI-to-PCI and CardBus bridges (class 0x0604, 0x0609, 0x0607): their
  * header is not type 0, so vfio-pci refuses them and they stay where

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "pp-address.h"
+#include "pp-device-type.h"
 #include "pp-error.h"
 #include "pp-iommu.h"
 #include "pp-kernel.h"
@@ -328,9 +329,9 @@ test_pci_class (void)
       g_test_message ("class %06x", cases[i].class_code);
       g_assert_cmpstr (pp_pci_class_to_type (cases[i].class_code), ==,
                        cases[i].type);
-      g_assert_true (pp_pci_type_is_valid (cases[i].type));
+      g_assert_true (pp_device_type_is_valid (cases[i].type));
     }
-  g_assert_false (pp_pci_type_is_valid ("toaster"));
+  g_assert_false (pp_device_type_is_valid ("toaster"));
 
   /* Only bridges with a type 1 or 2 header stay behind in a group move. */
   g_assert_true (pp_pci_class_is_pci_bridge (0x060400));
@@ -341,7 +342,7 @@ test_pci_class (void)
   g_assert_false (pp_pci_class_is_pci_bridge (0x060100));
   g_assert_false (pp_pci_class_is_pci_bridge (0x068000));
   g_assert_false (pp_pci_class_is_pci_bridge (0x030000));
-  g_assert_false (pp_pci_type_is_valid (NULL));
+  g_assert_false (pp_device_type_is_valid (NULL));
 }
 
 static void
