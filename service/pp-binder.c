@@ -2,6 +2,7 @@
 
 #include "pp-error.h"
 #include "pp-iommu.h"
+#include "pp-killpoint.h"
 #include "pp-pci-class.h"
 
 struct _PpBinder
@@ -95,16 +96,104 @@ publish_original_driver (PpBinder *self, PpDevice *device)
     pp_device_set_original_driver (device, "");
 }
 
+/* Gives @address back to its recorded driver and drops the record; on
+ * failure keeps the record (not pending) so an Unbind can finish later. */
+static void
+restore_recorded (PpBinder *self, const char *address)
+{
+  g_autofree char *driver = NULL;
+  g_autofree char *override = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *const one[] = { address, NULL };
+
+  pp_store_lookup (self->store, address, &driver, &override);
+  if (pp_kernel_restore (self->kernel, address, driver, override, &error)
+      && pp_store_remove (self->store, address, &error))
+    {
+      g_message ("%s is back on %s", address,
+                 *driver != '\0' ? driver : "no driver");
+    }
+  else
+    {
+      g_warning ("%s", error->message);
+      g_clear_error (&error);
+      if (!pp_store_end (self->store, one, &error))
+        g_warning ("%s", error->message);
+    }
+  pp_registry_refresh_device (self->registry, address);
+}
+
+static gboolean
+fully_on_vfio (PpDevice *device)
+{
+  return g_str_equal (pp_device_get_driver (device), PP_VFIO_DRIVER)
+         && g_str_equal (pp_device_get_driver_override (device),
+                         PP_VFIO_DRIVER);
+}
+
+/* A Bind the daemon did not live to finish: if every device it was moving
+ * got there (or a VM already holds the group), it is done; otherwise the
+ * group goes back to the host, so the host is in the state before the
+ * Bind or after it, never between. */
+static void
+settle_interrupted_bind (PpBinder *self, int group, GPtrArray *addresses)
+{
+  gboolean complete = TRUE;
+  gboolean in_use = FALSE;
+
+  g_ptr_array_add (addresses, NULL);
+  for (guint i = 0; addresses->pdata[i] != NULL; i++)
+    {
+      PpDevice *device
+          = pp_registry_lookup (self->registry, addresses->pdata[i]);
+      complete = complete && fully_on_vfio (device);
+      in_use = in_use
+               || g_str_equal (pp_device_get_state (device),
+                               PP_DEVICE_STATE_IN_USE);
+    }
+
+  if (complete || in_use)
+    {
+      g_autoptr (GError) error = NULL;
+
+      g_message ("finishing the Bind of IOMMU group %d that was interrupted: "
+                 "%s",
+                 group,
+                 complete ? "every device reached vfio-pci"
+                          : "its VFIO group is in use");
+      if (!pp_store_end (self->store, (const char *const *) addresses->pdata,
+                         &error))
+        g_warning ("%s", error->message);
+      return;
+    }
+
+  g_message ("undoing the Bind of IOMMU group %d that was interrupted: "
+             "giving its devices back",
+             group);
+  /* Last first, as a rollback does. */
+  for (guint i = addresses->len - 1; i > 0; i--)
+    restore_recorded (self, addresses->pdata[i - 1]);
+}
+
 void
 pp_binder_reconcile (PpBinder *self)
 {
   g_auto (GStrv) records = pp_store_list (self->store);
+  g_autoptr (GHashTable) binds = g_hash_table_new_full (
+      g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  /* In use or not decides what an interrupted Bind becomes. */
+  pp_registry_update_host_state (self->registry);
 
   for (char **a = records; *a != NULL; a++)
     {
       PpDevice *device = pp_registry_lookup (self->registry, *a);
       g_autofree char *driver = NULL;
       g_autofree char *override = NULL;
+      g_autofree char *pending = NULL;
       g_autoptr (GError) error = NULL;
 
       if (device == NULL)
@@ -114,6 +203,30 @@ pp_binder_reconcile (PpBinder *self)
           continue;
         }
       pp_store_lookup (self->store, *a, &driver, &override);
+      pending = pp_store_get_pending (self->store, *a);
+
+      if (g_strcmp0 (pending, PP_STORE_PENDING_UNBIND) == 0)
+        {
+          /* Giving back was what the user asked for: finish it. */
+          g_message ("finishing the Unbind of %s that was interrupted", *a);
+          restore_recorded (self, *a);
+          continue;
+        }
+      if (g_strcmp0 (pending, PP_STORE_PENDING_BIND) == 0)
+        {
+          int group = pp_device_get_iommu_group (device);
+          GPtrArray *members
+              = g_hash_table_lookup (binds, GINT_TO_POINTER (group));
+
+          if (members == NULL)
+            {
+              members = g_ptr_array_new_with_free_func (g_free);
+              g_hash_table_insert (binds, GINT_TO_POINTER (group), members);
+            }
+          g_ptr_array_add (members, g_strdup (*a));
+          continue;
+        }
+
       if (g_str_equal (pp_device_get_driver (device), driver)
           && g_str_equal (pp_device_get_driver_override (device), override))
         {
@@ -129,6 +242,10 @@ pp_binder_reconcile (PpBinder *self)
                      ? pp_device_get_driver (device)
                      : "no driver");
     }
+
+  g_hash_table_iter_init (&iter, binds);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    settle_interrupted_bind (self, GPOINTER_TO_INT (key), value);
 
   {
     g_autoptr (GPtrArray) devices = pp_registry_get_devices (self->registry);
@@ -335,10 +452,25 @@ roll_back (PpBinder *self, GPtrArray *done, GError **error)
     }
 }
 
+/* The addresses of @plan, NULL-terminated; the strings are the plan's. */
+static const char **
+plan_addresses (GPtrArray *plan)
+{
+  const char **addresses = g_new0 (const char *, plan->len + 1);
+
+  for (guint i = 0; i < plan->len; i++)
+    addresses[i] = ((PpStep *) g_ptr_array_index (plan, i))->address;
+  return addresses;
+}
+
 static gboolean
 run_bind (PpBinder *self, GPtrArray *plan, GError **error)
 {
   g_autoptr (GPtrArray) done = g_ptr_array_new ();
+  g_autofree const char **addresses = plan_addresses (plan);
+  g_autofree PpRecord *records = g_new0 (PpRecord, plan->len);
+  g_autofree gboolean *had_record = g_new0 (gboolean, plan->len);
+  g_autoptr (GError) end_error = NULL;
 
   for (guint i = 0; i < plan->len; i++)
     {
@@ -346,42 +478,84 @@ run_bind (PpBinder *self, GPtrArray *plan, GError **error)
       g_autofree char *driver = NULL;
       g_autofree char *override = NULL;
 
-      /* On disk before the first write: a crash from here on still
-       * knows where the device belongs. */
-      if (!pp_store_lookup (self->store, step->address, &driver, &override)
-          && !pp_store_put (self->store, step->address, step->from,
-                            step->override, error))
-        {
-          g_prefix_error (error, "recording %s: ", step->address);
-          roll_back (self, done, error);
-          return FALSE;
-        }
-      g_ptr_array_add (done, step);
+      had_record[i]
+          = pp_store_lookup (self->store, step->address, &driver, &override);
+      records[i].address = step->address;
+      records[i].driver = step->from;
+      records[i].override = step->override;
+    }
 
+  /* On disk before the first write: a crash from here on still knows
+   * where each device belongs, and that a Bind was under way. */
+  if (!pp_store_begin (self->store, PP_STORE_PENDING_BIND, records, plan->len,
+                       error))
+    {
+      g_prefix_error (error, "recording the plan: ");
+      return FALSE;
+    }
+  pp_killpoint ("Bind recorded, nothing written");
+
+  for (guint i = 0; i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+
+      g_ptr_array_add (done, step);
       if (!pp_kernel_bind_vfio (self->kernel, step->address, error))
         {
           roll_back (self, done, error);
+          for (guint j = i + 1; j < plan->len; j++)
+            if (!had_record[j])
+              pp_store_remove (self->store, addresses[j], NULL);
+          if (!pp_store_end (self->store, addresses, &end_error))
+            g_warning ("%s", end_error->message);
           return FALSE;
         }
     }
+
+  /* The devices are on vfio-pci whatever happens to this write; a
+   * restart would find them there and finish the job. */
+  if (!pp_store_end (self->store, addresses, &end_error))
+    g_warning ("%s", end_error->message);
   return TRUE;
 }
 
 static gboolean
 run_unbind (PpBinder *self, GPtrArray *plan, GError **error)
 {
+  g_autofree const char **addresses = plan_addresses (plan);
+  g_autofree PpRecord *records = g_new0 (PpRecord, plan->len);
+  g_autoptr (GError) end_error = NULL;
+  gboolean ok = TRUE;
+
   for (guint i = 0; i < plan->len; i++)
     {
       PpStep *step = g_ptr_array_index (plan, i);
 
-      if (!pp_kernel_restore (self->kernel, step->address,
-                              step->known ? step->to : NULL, step->override,
-                              error))
-        return FALSE;
-      if (!pp_store_remove (self->store, step->address, error))
-        return FALSE;
+      records[i].address = step->address;
+      records[i].driver = step->known ? step->to : NULL;
+      records[i].override = step->override;
     }
-  return TRUE;
+  /* A restart after a crash finishes what was begun. */
+  if (!pp_store_begin (self->store, PP_STORE_PENDING_UNBIND, records, plan->len,
+                       error))
+    {
+      g_prefix_error (error, "recording the plan: ");
+      return FALSE;
+    }
+  pp_killpoint ("Unbind recorded, nothing written");
+
+  for (guint i = 0; ok && i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+
+      ok = pp_kernel_restore (self->kernel, step->address,
+                              step->known ? step->to : NULL, step->override,
+                              error)
+           && pp_store_remove (self->store, step->address, error);
+    }
+  if (!ok && !pp_store_end (self->store, addresses, &end_error))
+    g_warning ("%s", end_error->message);
+  return ok;
 }
 
 static void

@@ -40,9 +40,14 @@ G_DECLARE_FINAL_TYPE (PpBinder, pp_binder, PP, BINDER, GObject)
 PpBinder *
 pp_binder_new (PpRegistry *registry, PpKernel *kernel, PpStore *store);
 
-/* Matches the records with what sysfs shows, after a restart or a crash:
- * a device back on its original driver drops its record; any other keeps
- * it, so Unbind can still restore it.  Publishes OriginalDriver. */
+/* Matches the records with what sysfs shows, after a restart or a crash.
+ * An operation the daemon died in is settled first, so the host ends in
+ * the state before it or after it: an interrupted Unbind is finished; an
+ * interrupted Bind is finished if every device reached vfio-pci (or its
+ * group is in use), else undone.  Then a device back on its original
+ * driver drops its record; any other keeps it, so Unbind can still
+ * restore it.  Blocks on sysfs: call before the name is owned.  Publishes
+ * OriginalDriver. */
 void pp_binder_reconcile (PpBinder *self);
 
 /* The steps @op would take for @device, changing nothing.  Errors:

@@ -3,6 +3,7 @@
 #include "pp-kernel.h"
 
 #include "pp-error.h"
+#include "pp-killpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,6 +56,21 @@ pp_kernel_get_read_only (PpKernel *self)
 {
   g_return_val_if_fail (PP_IS_KERNEL (self), TRUE);
   return self->read_only;
+}
+
+gboolean
+pp_kernel_driver_name_is_valid (const char *name, gboolean allow_empty)
+{
+  gsize len = strlen (name);
+
+  if (len == 0)
+    return allow_empty;
+  if (len > 64 || g_str_equal (name, ".") || g_str_equal (name, ".."))
+    return FALSE;
+  for (const char *c = name; *c != '\0'; c++)
+    if (!g_ascii_isalnum (*c) && *c != '_' && *c != '.' && *c != '-')
+      return FALSE;
+  return TRUE;
 }
 
 gboolean
@@ -158,6 +174,7 @@ pp_kernel_write (PpKernel *self,
                    shown, path, written, len);
       return FALSE;
     }
+  pp_killpoint (path);
   return TRUE;
 }
 
@@ -284,6 +301,7 @@ wait_for_state (Sequence *seq,
   gint64 deadline = start + (gint64) seq->kernel->step_timeout_ms * 1000;
   gboolean reached;
 
+  pp_killpoint (what);
   for (;;)
     {
       gint64 now;
@@ -435,6 +453,20 @@ pp_kernel_restore (PpKernel *self,
   gboolean ok = TRUE;
 
   g_return_val_if_fail (PP_IS_KERNEL (self), FALSE);
+
+  if ((driver != NULL && !pp_kernel_driver_name_is_valid (driver, TRUE))
+      || !pp_kernel_driver_name_is_valid (override, TRUE))
+    {
+      g_autofree char *shown = g_strescape (
+          driver != NULL && !pp_kernel_driver_name_is_valid (driver, TRUE)
+              ? driver
+              : override,
+          NULL);
+      g_set_error (error, PP_ERROR, PP_ERROR_KERNEL,
+                   "giving %s back: \"%s\" is not a driver name", address,
+                   shown);
+      return FALSE;
+    }
 
   current = pp_kernel_read_driver (address);
   current_override = pp_kernel_read_override (address);

@@ -25,6 +25,13 @@ PpKernel *pp_kernel_new (gboolean read_only, guint step_timeout_ms);
 
 gboolean pp_kernel_get_read_only (PpKernel *self);
 
+/* TRUE when @name can be a driver's name in a sysfs path: only
+ * [A-Za-z0-9_.-], not "." or "..", at most 64 bytes, and "" only with
+ * @allow_empty.  Checked before any name read back from a file becomes
+ * part of a path or a written value. */
+gboolean pp_kernel_driver_name_is_valid (const char *name,
+                                         gboolean allow_empty);
+
 /* TRUE when vfio-pci is registered with the PCI bus (module or built-in). */
 gboolean pp_kernel_vfio_registered (PpKernel *self);
 

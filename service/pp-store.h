@@ -2,9 +2,18 @@
  *
  * For every device the daemon moved to vfio-pci, the driver and
  * driver_override it had before, written to the state directory before
- * the first sysfs write and removed once the device is back.  The file is
- * replaced atomically (write, fsync, rename), so a crash leaves either the
- * old or the new version, never a torn one.  Safe to use from any thread.
+ * the first sysfs write and removed once the device is back.  While an
+ * operation runs, its devices' records also say which operation
+ * ("pending"), so a daemon that restarts after a crash knows what it was
+ * doing and can finish or undo it.
+ *
+ * The file is replaced atomically (temporary file, fsync, rename, fsync
+ * of the directory), so a crash leaves either the old or the new version,
+ * never a torn one.  Everything read back is checked: a record that is not
+ * valid UTF-8, names a driver outside [A-Za-z0-9_.-], has an unknown key
+ * or a bad address is logged with its line and moved aside with the rest
+ * of the file, and the good records are kept.  Safe to use from any
+ * thread.
  */
 #pragma once
 
@@ -12,11 +21,24 @@
 
 G_BEGIN_DECLS
 
+#define PP_STORE_FILE "bindings"
+#define PP_STORE_PENDING_BIND "bind"
+#define PP_STORE_PENDING_UNBIND "unbind"
+
 #define PP_TYPE_STORE (pp_store_get_type ())
 G_DECLARE_FINAL_TYPE (PpStore, pp_store, PP, STORE, GObject)
 
-/* Creates @state_dir if needed and loads its records.  A corrupt file is
- * an error: silently forgetting records would strand devices on vfio-pci. */
+/* One device's record. */
+typedef struct
+{
+  const char *address;
+  const char *driver;   /* before pcipassd moved it, "" when unbound */
+  const char *override; /* driver_override before, "" when unset */
+} PpRecord;
+
+/* Creates @state_dir if needed and loads its records.  Bad records are
+ * moved aside (see above), never dropped in silence; only a directory
+ * that cannot be created or read is an error. */
 PpStore *pp_store_new (const char *state_dir, GError **error);
 
 /* The record of @address: TRUE and newly allocated strings if there is
@@ -26,11 +48,22 @@ gboolean pp_store_lookup (PpStore *self,
                           char **driver,
                           char **override);
 
-gboolean pp_store_put (PpStore *self,
-                       const char *address,
-                       const char *driver,
-                       const char *override,
-                       GError **error);
+/* The operation in progress on @address (PP_STORE_PENDING_*), or NULL. */
+char *pp_store_get_pending (PpStore *self, const char *address);
+
+/* Before the first write of @operation: adds the records of @records that
+ * are not on file yet (a NULL driver adds none) and marks every one of
+ * them pending, in one atomic save. */
+gboolean pp_store_begin (PpStore *self,
+                         const char *operation,
+                         const PpRecord *records,
+                         guint n_records,
+                         GError **error);
+
+/* The operation on @addresses is over: their records, if any, are no
+ * longer pending. */
+gboolean
+pp_store_end (PpStore *self, const char *const *addresses, GError **error);
 
 gboolean pp_store_remove (PpStore *self, const char *address, GError **error);
 

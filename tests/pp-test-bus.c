@@ -25,6 +25,7 @@ die_with_parent (gpointer user_data)
 static GSubprocess *
 spawn_full (GSubprocessFlags flags,
             const char *stdout_path,
+            const char *stderr_path,
             const char *const *argv)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
@@ -34,6 +35,8 @@ spawn_full (GSubprocessFlags flags,
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   if (stdout_path != NULL)
     g_subprocess_launcher_set_stdout_file_path (launcher, stdout_path);
+  if (stderr_path != NULL)
+    g_subprocess_launcher_set_stderr_file_path (launcher, stderr_path);
   proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
   return proc;
@@ -42,7 +45,7 @@ spawn_full (GSubprocessFlags flags,
 GSubprocess *
 pp_test_spawn (GSubprocessFlags flags, const char *const *argv)
 {
-  return spawn_full (flags, NULL, argv);
+  return spawn_full (flags, NULL, NULL, argv);
 }
 
 static gboolean
@@ -199,8 +202,8 @@ pp_test_bus_new (gboolean with_polkit)
       close (fd);
       /* The mock logs every call, subject and flags included, to stdout:
        * tests read it back to see what was asked. */
-      tb->polkitd
-          = spawn_full (G_SUBPROCESS_FLAGS_NONE, tb->polkit_log, polkit_argv);
+      tb->polkitd = spawn_full (G_SUBPROCESS_FLAGS_NONE, tb->polkit_log, NULL,
+                                polkit_argv);
       pp_test_bus_wait_name (tb, POLKIT_NAME, TRUE);
     }
   return tb;
@@ -208,6 +211,14 @@ pp_test_bus_new (gboolean with_polkit)
 
 void
 pp_test_bus_start_daemon (PpTestBus *tb, const char *const *args)
+{
+  pp_test_bus_start_daemon_logged (tb, args, NULL);
+}
+
+void
+pp_test_bus_start_daemon_logged (PpTestBus *tb,
+                                 const char *const *args,
+                                 const char *log_path)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   const char *wrapper_env = g_getenv ("PP_DAEMON_WRAPPER");
@@ -227,8 +238,11 @@ pp_test_bus_start_daemon (PpTestBus *tb, const char *const *args)
     g_ptr_array_add (argv, (gpointer) *args);
   g_ptr_array_add (argv, NULL);
 
-  tb->daemon = pp_test_spawn (G_SUBPROCESS_FLAGS_NONE,
-                              (const char *const *) argv->pdata);
+  /* GLib opens it without O_TRUNC: an old, longer log would show through. */
+  if (log_path != NULL)
+    g_assert_true (g_file_set_contents (log_path, "", 0, NULL));
+  tb->daemon = spawn_full (G_SUBPROCESS_FLAGS_NONE, NULL, log_path,
+                           (const char *const *) argv->pdata);
   pp_test_bus_wait_name (tb, "io.github.pcipassd", TRUE);
 }
 

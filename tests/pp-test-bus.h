@@ -47,6 +47,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTestBus, pp_test_bus_free)
  * waits until it owns io.github.pcipassd. */
 void pp_test_bus_start_daemon (PpTestBus *tb, const char *const *args);
 
+/* The same, with the daemon's stderr written to @log_path (replaced). */
+void pp_test_bus_start_daemon_logged (PpTestBus *tb,
+                                      const char *const *args,
+                                      const char *log_path);
+
 /* Sends SIGTERM and asserts a clean exit (status 0). */
 void pp_test_bus_stop_daemon (PpTestBus *tb);
 

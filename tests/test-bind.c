@@ -479,6 +479,196 @@ test_crash_between_steps (Fixture *fx, gconstpointer data)
   assert_string_property (fx, GPU, "OriginalDriver", "");
 }
 
+/* driver and override of the GPU and its audio function, from sysfs. */
+static char *
+host_state (Fixture *fx)
+{
+  const char *const devices[] = { GPU, AUDIO, NULL };
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  pp_fake_kernel_sync (fx->kernel);
+  for (const char *const *d = devices; *d != NULL; d++)
+    {
+      g_autofree char *driver = sysfs_driver (*d);
+      g_autofree char *path = g_build_filename ("/sys/bus/pci/devices", *d,
+                                                "driver_override", NULL);
+      g_autofree char *override = NULL;
+
+      g_assert_true (g_file_get_contents (path, &override, NULL, NULL));
+      g_strstrip (override);
+      g_string_append_printf (out, "%s%s/%s", out->len ? " " : "", driver,
+                              g_str_equal (override, "(null)") ? "" : override);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+#define HOST_BEFORE "nvidia/ snd_hda_intel/"
+#define HOST_AFTER "vfio-pci/vfio-pci vfio-pci/vfio-pci"
+#define RECORDS_AFTER                                                          \
+  "[" GPU "]\ndriver=nvidia\ndriver-override=\n\n"                             \
+  "[" AUDIO "]\ndriver=snd_hda_intel\ndriver-override=\n"
+
+/* The state directory holds the records file and nothing else. */
+static void
+assert_state_dir_clean (Fixture *fx)
+{
+  g_autoptr (GDir) dir = g_dir_open (fx->state_dir, 0, NULL);
+  const char *name;
+
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (!g_str_equal (name, "bindings"))
+      g_error ("%s left in the state directory", name);
+}
+
+/* Runs @method on the GPU's group with the daemon set to die at its
+ * @at-th kill point; FALSE once it gets through alive. */
+static gboolean
+kill_during (Fixture *fx, const char *method, guint at, const char *log)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) daemon = NULL;
+  g_autofree char *steps = NULL;
+  g_autofree char *n = g_strdup_printf ("%u", at);
+  g_autofree char *records = NULL;
+  g_autofree char *logged = NULL;
+  g_autofree char *state = NULL;
+  const char *tail;
+
+  pp_test_bus_stop_daemon (fx->bus);
+  g_setenv ("PCIPASSD_TEST_KILL_AT", n, TRUE);
+  start_daemon (fx, &workstation, NULL);
+  g_unsetenv ("PCIPASSD_TEST_KILL_AT");
+
+  steps = call (fx, GPU, method, NULL, &error);
+  if (steps != NULL)
+    return FALSE;
+  daemon = g_steal_pointer (&fx->bus->daemon);
+  g_assert_cmpint (pp_test_wait_process (daemon), ==, 128 + SIGKILL);
+  pp_fake_kernel_sync (fx->kernel);
+  records = read_records (fx);
+
+  /* The next daemon settles what the dead one left, before it serves. */
+  {
+    g_autofree char *state_arg
+        = g_strdup_printf ("--state-dir=%s", fx->state_dir);
+    const char *const args[] = { state_arg, "--step-timeout=5", NULL };
+    pp_test_bus_start_daemon_logged (fx->bus, args, log);
+  }
+  state = host_state (fx);
+  g_assert_true (g_file_get_contents (log, &logged, NULL, NULL));
+  tail = strstr (records, "pending=") != NULL
+             ? (strstr (logged, "finishing the") != NULL ? "finished"
+                : strstr (logged, "undoing the") != NULL ? "undone"
+                                                         : NULL)
+             : "nothing pending";
+  g_test_message ("%s, killed at point %u: %s; %s", method, at, state,
+                  tail != NULL ? tail : "NO LOG LINE");
+  if (tail == NULL)
+    g_error ("an interrupted %s was settled without a word: %s", method,
+             logged);
+
+  g_clear_pointer (&records, g_free);
+  records = read_records (fx);
+  if (g_str_equal (state, HOST_BEFORE))
+    g_assert_cmpstr (records, ==, "");
+  else if (g_str_equal (state, HOST_AFTER))
+    g_assert_cmpstr (records, ==, RECORDS_AFTER);
+  else
+    g_error ("%s killed at point %u left the host between states: %s", method,
+             at, state);
+  assert_state_dir_clean (fx);
+  assert_string_property (fx, GPU, "Driver",
+                          g_str_equal (state, HOST_BEFORE) ? "nvidia"
+                                                           : "vfio-pci");
+  return TRUE;
+}
+
+static void
+test_killed_at_every_point (Fixture *fx, gconstpointer data)
+{
+  const char *const methods[] = { "Bind", "Unbind" };
+  const char *const starts[] = { HOST_BEFORE, HOST_AFTER };
+  g_autofree char *log_path = NULL;
+
+  log_path = g_strdup_printf ("%s.log", fx->state_dir);
+  allow (fx, "io.github.pcipassd.bind", "io.github.pcipassd.unbind");
+  for (guint m = 0; m < G_N_ELEMENTS (methods); m++)
+    {
+      guint at;
+
+      for (at = 1; at < 100; at++)
+        {
+          g_autofree char *state = host_state (fx);
+
+          /* Each round starts where the operation starts. */
+          if (!g_str_equal (state, starts[m]))
+            {
+              g_autoptr (GError) error = NULL;
+              g_autofree char *steps
+                  = call (fx, GPU, m == 0 ? "Unbind" : "Bind", NULL, &error);
+              g_assert_no_error (error);
+              g_assert_nonnull (steps);
+              g_clear_pointer (&state, g_free);
+              state = host_state (fx);
+              g_assert_cmpstr (state, ==, starts[m]);
+            }
+          if (!kill_during (fx, methods[m], at, log_path))
+            break;
+        }
+      /* It got through: every point before was tried. */
+      g_test_message ("%s: %u kill points", methods[m], at - 1);
+      g_assert_cmpuint (at, >, 10);
+      g_assert_cmpuint (at, <, 100);
+    }
+  g_unlink (log_path);
+}
+
+/* A state file a crash or a hand made bad starts the daemon all the
+ * same, with the good records, and a word about the bad ones. */
+static void
+test_bad_state_file (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = g_build_filename (fx->state_dir, "bindings", NULL);
+  g_autofree char *log_path = g_strdup_printf ("%s.log", fx->state_dir);
+  g_autofree char *state_arg
+      = g_strdup_printf ("--state-dir=%s", fx->state_dir);
+  const char *const args[] = { state_arg, NULL };
+  g_autofree char *logged = NULL;
+  g_autofree char *steps = NULL;
+
+  pp_test_bus_stop_daemon (fx->bus);
+  g_file_set_contents (path,
+                       "[" GPU "]\ndriver=\xff\xfe\n"
+                       "[" AUDIO "]\ndriver=../../../../tmp/x\n",
+                       -1, &error);
+  g_assert_no_error (error);
+  pp_test_bus_start_daemon_logged (fx->bus, args, log_path);
+  assert_string_property (fx, GPU, "Driver", "nvidia");
+  assert_string_property (fx, GPU, "OriginalDriver", "");
+  assert_string_property (fx, AUDIO, "OriginalDriver", "");
+  g_assert_true (g_file_get_contents (log_path, &logged, NULL, NULL));
+  g_assert_nonnull (strstr (logged, "line 2: text that is not valid UTF-8"));
+  g_assert_nonnull (strstr (logged, "line 4: driver \"../../../../tmp/x\""));
+
+  /* The daemon works on. */
+  allow (fx, "io.github.pcipassd.bind", NULL);
+  steps = call (fx, GPU, "Bind", NULL, &error);
+  g_assert_no_error (error);
+  assert_driver (fx, AUDIO, "vfio-pci");
+  g_unlink (log_path);
+  {
+    g_autoptr (GDir) dir = g_dir_open (fx->state_dir, 0, NULL);
+    const char *name;
+    while ((name = g_dir_read_name (dir)) != NULL)
+      if (g_str_has_prefix (name, "bindings.bad-"))
+        {
+          g_autofree char *aside = g_build_filename (fx->state_dir, name, NULL);
+          g_unlink (aside);
+        }
+  }
+}
+
 static void
 test_protected (Fixture *fx, gconstpointer data)
 {
@@ -875,6 +1065,51 @@ test_no_polkit (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (pp_fake_kernel_get_n_writes (fx->kernel), ==, 0);
 }
 
+/* A daemon that never had a polkitd to ask: every state-changing call is
+ * refused and nothing is written, records included. */
+static void
+test_no_polkit_from_start (Fixture *fx, gconstpointer data)
+{
+  const char *const methods[] = { "Bind", "Unbind" };
+  g_autofree char *records = NULL;
+
+  pp_test_bus_stop_daemon (fx->bus);
+  g_subprocess_send_signal (fx->bus->polkitd, SIGTERM);
+  pp_test_wait_process (fx->bus->polkitd);
+  g_clear_object (&fx->bus->polkitd);
+  pp_test_bus_wait_name (fx->bus, "org.freedesktop.PolicyKit1", FALSE);
+  start_daemon (fx, &workstation, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (methods); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *steps = NULL;
+
+      /* Unbind has nothing to do on the host driver: use the force option
+       * on the boot VGA for a third action instead. */
+      steps = call (fx, GPU, methods[i], NULL, &error);
+      if (i == 1)
+        {
+          g_assert_no_error (error); /* nothing to do, nothing asked */
+          g_assert_cmpstr (steps, ==, "");
+          continue;
+        }
+      g_assert_null (steps);
+      assert_remote_error (error, "io.github.pcipassd.Error.NotAuthorized");
+    }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *steps
+        = call (fx, "0000:00:02.0", "Bind", opts ("{'force': <true>}"), &error);
+    g_assert_null (steps);
+    assert_remote_error (error, "io.github.pcipassd.Error.NotAuthorized");
+  }
+  pp_fake_kernel_sync (fx->kernel);
+  g_assert_cmpuint (pp_fake_kernel_get_n_writes (fx->kernel), ==, 0);
+  records = read_records (fx);
+  g_assert_cmpstr (records, ==, "");
+}
+
 static char *
 run_ctl (const char *const *args, char **err, int expected_status)
 {
@@ -971,6 +1206,8 @@ main (int argc, char **argv)
   ADD ("/bind/rollback", workstation_fast, test_rollback);
   ADD ("/bind/restore-after-restart", workstation, test_restore_after_restart);
   ADD ("/bind/crash-between-steps", workstation, test_crash_between_steps);
+  ADD ("/bind/killed-at-every-point", workstation, test_killed_at_every_point);
+  ADD ("/bind/bad-state-file", workstation, test_bad_state_file);
   ADD ("/bind/protected", workstation, test_protected);
   ADD ("/unbind/busy-when-in-use", workstation, test_busy_when_in_use);
   ADD ("/bind/concurrent", workstation, test_concurrent_binds);
@@ -983,6 +1220,7 @@ main (int argc, char **argv)
   ADD ("/bind/sriov-vf", server, test_sriov_vf);
   ADD ("/polkit/interactive-flag", workstation, test_interactive_flag);
   ADD ("/polkit/absent", workstation, test_no_polkit);
+  ADD ("/polkit/absent-from-start", workstation, test_no_polkit_from_start);
   ADD ("/bind/read-only", workstation, test_read_only);
   ADD ("/client/bind-unbind", workstation, test_ctl_bind_unbind);
 

@@ -9,7 +9,6 @@
 #include "pp-kernel.h"
 #include "pp-pci-class.h"
 #include "pp-registry.h"
-#include "pp-store.h"
 #include "pp-testbed.h"
 
 #include <errno.h>
@@ -530,69 +529,6 @@ test_enumerate_empty_host (void)
   g_assert_cmpuint (pp_registry_get_n_devices (registry), ==, 0);
 }
 
-static void
-test_store (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("pp-store-XXXXXX", &error);
-  g_autofree char *file = g_build_filename (dir, "bindings", NULL);
-  g_autoptr (PpStore) store = NULL;
-  g_autoptr (PpStore) reloaded = NULL;
-  g_autoptr (PpStore) corrupt = NULL;
-  g_autofree char *driver = NULL;
-  g_autofree char *override = NULL;
-  g_auto (GStrv) list = NULL;
-
-  g_assert_no_error (error);
-  store = pp_store_new (dir, &error);
-  g_assert_no_error (error);
-  g_assert_false (pp_store_lookup (store, "0000:01:00.0", &driver, &override));
-
-  g_assert_true (
-      pp_store_put (store, "0000:01:00.1", "snd_hda_intel", "", &error));
-  g_assert_true (pp_store_put (store, "0000:01:00.0", "nvidia", "", &error));
-  g_assert_true (pp_store_put (store, "10000:01:00.0", "", "vfio-pci", &error));
-  g_assert_no_error (error);
-
-  /* What a restarted daemon reads back. */
-  reloaded = pp_store_new (dir, &error);
-  g_assert_no_error (error);
-  list = pp_store_list (reloaded);
-  assert_strv_is ((const char *const *) list,
-                  "0000:01:00.0 0000:01:00.1 10000:01:00.0");
-  g_assert_true (
-      pp_store_lookup (reloaded, "10000:01:00.0", &driver, &override));
-  g_assert_cmpstr (driver, ==, "");
-  g_assert_cmpstr (override, ==, "vfio-pci");
-  g_clear_pointer (&driver, g_free);
-  g_clear_pointer (&override, g_free);
-
-  g_assert_true (pp_store_remove (store, "0000:01:00.1", &error));
-  g_clear_object (&reloaded);
-  reloaded = pp_store_new (dir, &error);
-  g_assert_false (
-      pp_store_lookup (reloaded, "0000:01:00.1", &driver, &override));
-
-  /* A damaged file is an error, not an empty store: forgetting records
-   * would strand devices on vfio-pci. */
-  g_file_set_contents (file, "[0000:01:00.0\ndriver=nvidia\n", -1, &error);
-  g_assert_no_error (error);
-  corrupt = pp_store_new (dir, &error);
-  g_assert_null (corrupt);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_assert_nonnull (strstr (error->message, file));
-  g_clear_error (&error);
-  g_file_set_contents (file, "[not-an-address]\ndriver=nvidia\n", -1, &error);
-  g_assert_no_error (error);
-  corrupt = pp_store_new (dir, &error);
-  g_assert_null (corrupt);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
-  g_clear_error (&error);
-
-  g_unlink (file);
-  g_rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -615,7 +551,6 @@ main (int argc, char **argv)
   g_test_add_func ("/model/address", test_address);
   g_test_add_func ("/model/kernel-write", test_kernel_write);
   g_test_add_func ("/model/empty-host", test_enumerate_empty_host);
-  g_test_add_func ("/model/store", test_store);
 
   status = g_test_run ();
   g_object_unref (testbed);
