@@ -87,11 +87,18 @@ on_checked (GObject *source, GAsyncResult *result, gpointer user_data)
     deny (task, data->action_id, "denied by polkit policy");
 }
 
+/* The one place a check is sent: without an authority there is nobody
+ * to ask, and that is never a reason to allow. */
 static void
-check (PpAuth *self, GTask *task)
+check (PpAuth *self, GTask *task, const char *why_none)
 {
   CheckData *data = g_task_get_task_data (task);
 
+  if (self->authority == NULL)
+    {
+      deny (task, data->action_id, why_none);
+      return;
+    }
   polkit_authority_check_authorization (
       self->authority, data->subject, data->action_id, data->details,
       data->flags, NULL, on_checked, g_object_ref (task));
@@ -103,24 +110,20 @@ on_authority (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (PpAuth) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) waiting = NULL;
+  g_autofree char *why = NULL;
 
   self->fetching = FALSE;
   self->authority = polkit_authority_get_finish (result, &error);
   if (self->authority == NULL)
-    g_warning ("polkit is unavailable: %s", error->message);
+    {
+      g_warning ("polkit is unavailable: %s", error->message);
+      why = g_strdup_printf ("polkit is unavailable: %s", error->message);
+    }
 
   waiting = g_steal_pointer (&self->waiting);
   self->waiting = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < waiting->len; i++)
-    {
-      GTask *task = g_ptr_array_index (waiting, i);
-      CheckData *data = g_task_get_task_data (task);
-
-      if (self->authority != NULL)
-        check (self, task);
-      else
-        deny (task, data->action_id, error->message);
-    }
+    check (self, g_ptr_array_index (waiting, i), why);
 }
 
 static void
@@ -144,14 +147,14 @@ pp_auth_new (void)
 
 void
 pp_auth_check_async (PpAuth *self,
-                     GDBusMethodInvocation *invocation,
+                     const char *sender,
+                     gboolean allow_interaction,
                      const char *action_id,
                      GHashTable *details,
                      GAsyncReadyCallback callback,
                      gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
-  GDBusMessage *message = g_dbus_method_invocation_get_message (invocation);
   CheckData *data = g_new0 (CheckData, 1);
   GHashTableIter iter;
   gpointer key;
@@ -159,8 +162,7 @@ pp_auth_check_async (PpAuth *self,
 
   g_task_set_source_tag (task, pp_auth_check_async);
   data->action_id = g_strdup (action_id);
-  data->subject = polkit_system_bus_name_new (
-      g_dbus_method_invocation_get_sender (invocation));
+  data->subject = polkit_system_bus_name_new (sender);
   data->details = polkit_details_new ();
   if (details != NULL)
     {
@@ -168,16 +170,14 @@ pp_auth_check_async (PpAuth *self,
       while (g_hash_table_iter_next (&iter, &key, &value))
         polkit_details_insert (data->details, key, value);
     }
-  /* Prompt only a caller that said it can wait for one. */
-  data->flags = (g_dbus_message_get_flags (message)
-                 & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
+  data->flags = allow_interaction
                     ? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
                     : POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
   g_task_set_task_data (task, data, (GDestroyNotify) check_data_free);
 
   if (self->authority != NULL)
     {
-      check (self, task);
+      check (self, task, NULL);
       return;
     }
   /* Not there yet, or it failed before: (re)try, and answer then. */

@@ -20,10 +20,13 @@ G_DECLARE_FINAL_TYPE (PpAuth, pp_auth, PP, AUTH, GObject)
 
 PpAuth *pp_auth_new (void);
 
-/* Asks polkit whether the sender of @invocation may do @action_id.
- * @details (string -> string) name the device in the prompt. */
+/* Asks polkit whether the bus name @sender may do @action_id, with a
+ * password prompt only if @allow_interaction (the caller's message said it
+ * can wait for one).  @details (string -> string) name the device in the
+ * prompt. */
 void pp_auth_check_async (PpAuth *self,
-                          GDBusMethodInvocation *invocation,
+                          const char *sender,
+                          gboolean allow_interaction,
                           const char *action_id,
                           GHashTable *details,
                           GAsyncReadyCallback callback,

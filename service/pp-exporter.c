@@ -369,8 +369,14 @@ handle_operation (PpExporter *self,
   auth = g_new0 (Authorizing, 1);
   auth->call = g_steal_pointer (&call);
   auth->plan = g_steal_pointer (&plan);
-  pp_auth_check_async (self->auth, invocation, action, details, on_authorized,
-                       auth);
+  /* Prompt only a caller that said it can wait for one. */
+  pp_auth_check_async (self->auth,
+                       g_dbus_method_invocation_get_sender (invocation),
+                       (g_dbus_message_get_flags (
+                            g_dbus_method_invocation_get_message (invocation))
+                        & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
+                           != 0,
+                       action, details, on_authorized, auth);
   return TRUE;
 
 fail:
