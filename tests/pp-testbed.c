@@ -40,8 +40,10 @@ static const char *const device_keys[] = {
   NULL,
 };
 
-static const char *const host_keys[]
-    = { "drivers", "iommu", "mounts", "default_route", NULL };
+static const char *const host_keys[] = {
+  "drivers", "iommu",          "mounts", "default_route", "stacked", "lowers",
+  "bridges", "default_route6", NULL,
+};
 
 /* The kernel's list in pci_reset_fn_methods[] (drivers/pci/pci.c). */
 static const char *const reset_methods[] = {
@@ -74,6 +76,24 @@ mount_free (Mount *m)
 {
   g_free (m->mountpoint);
   g_free (m);
+}
+
+/* A device stacked on others: a dm or md disk on its slaves, a bond or
+ * VLAN on its lower interfaces, a bridge on its ports. */
+typedef struct
+{
+  char *name;
+  guint major; /* disks only */
+  guint minor;
+  GStrv below;
+} Stacked;
+
+static void
+stacked_free (Stacked *st)
+{
+  g_free (st->name);
+  g_strfreev (st->below);
+  g_free (st);
 }
 
 typedef enum
@@ -149,6 +169,10 @@ typedef struct
   GPtrArray *iommus;   /* IOMMU unit names */
   GPtrArray *mounts;   /* Mount; NULL: no mounts key, no mountinfo file */
   GPtrArray *routes;   /* interface names; NULL: no default_route key */
+  GPtrArray *routes6;  /* interface names; NULL: no default_route6 key */
+  GPtrArray *stacked;  /* Stacked disks */
+  GPtrArray *lowers;   /* Stacked interfaces with lower_* links */
+  GPtrArray *bridges;  /* Stacked interfaces with brif/ */
 } Loader;
 
 static void
@@ -163,6 +187,10 @@ loader_free (Loader *l)
   g_clear_pointer (&l->iommus, g_ptr_array_unref);
   g_clear_pointer (&l->mounts, g_ptr_array_unref);
   g_clear_pointer (&l->routes, g_ptr_array_unref);
+  g_clear_pointer (&l->routes6, g_ptr_array_unref);
+  g_clear_pointer (&l->stacked, g_ptr_array_unref);
+  g_clear_pointer (&l->lowers, g_ptr_array_unref);
+  g_clear_pointer (&l->bridges, g_ptr_array_unref);
   g_free (l);
 }
 
@@ -181,6 +209,9 @@ loader_new (const char *source)
   l->order = g_ptr_array_new ();
   l->drivers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   l->iommus = g_ptr_array_new_with_free_func (g_free);
+  l->stacked = g_ptr_array_new_with_free_func ((GDestroyNotify) stacked_free);
+  l->lowers = g_ptr_array_new_with_free_func ((GDestroyNotify) stacked_free);
+  l->bridges = g_ptr_array_new_with_free_func ((GDestroyNotify) stacked_free);
   return l;
 }
 
@@ -592,6 +623,51 @@ parse_mounts (Loader *l, GError **error)
   return TRUE;
 }
 
+/* "NAME MAJ:MIN BELOW,BELOW" (disks, @with_devnum) or "NAME BELOW,BELOW"
+ * (interfaces), ';'-separated. */
+static gboolean
+parse_stacked (Loader *l,
+               const char *key,
+               gboolean with_devnum,
+               GPtrArray *out,
+               GError **error)
+{
+  g_autofree char *value = get_value (l->keyfile, HOST_GROUP, key);
+  g_auto (GStrv) items = split_list (value != NULL ? value : "");
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      g_auto (GStrv) fields = g_strsplit_set (items[i], " \t", -1);
+      g_autoptr (GPtrArray) words = g_ptr_array_new ();
+      Stacked *st = g_new0 (Stacked, 1);
+      const char *below;
+      gboolean ok;
+
+      g_ptr_array_add (out, st);
+      for (char **f = fields; *f != NULL; f++)
+        if (**f != '\0')
+          g_ptr_array_add (words, *f);
+      ok = words->len == (with_devnum ? 3u : 2u)
+           && is_valid_name (words->pdata[0])
+           && (!with_devnum
+               || parse_devnum (words->pdata[1], &st->major, &st->minor));
+      if (ok)
+        {
+          st->name = g_strdup (words->pdata[0]);
+          below = words->pdata[words->len - 1];
+          st->below = g_strsplit (below, ",", -1);
+          for (char **b = st->below; *b != NULL; b++)
+            ok = ok && is_valid_name (*b);
+        }
+      if (!ok)
+        return fixture_error (error, G_KEY_FILE_ERROR_INVALID_VALUE, l,
+                              HOST_GROUP, key, "\"%s\" is not %s", items[i],
+                              with_devnum ? "NAME MAJ:MIN BELOW[,BELOW]"
+                                          : "NAME BELOW[,BELOW]");
+    }
+  return TRUE;
+}
+
 static gboolean
 parse_host (Loader *l, GError **error)
 {
@@ -610,6 +686,22 @@ parse_host (Loader *l, GError **error)
                            l->routes, error))
         return FALSE;
     }
+
+  if (g_key_file_has_key (l->keyfile, HOST_GROUP, "default_route6", NULL))
+    {
+      l->routes6 = g_ptr_array_new_with_free_func (g_free);
+      if (!read_name_list (l, HOST_GROUP, "default_route6", MAX_IFNAME,
+                           l->routes6, error))
+        return FALSE;
+      /* Without it the host's IPv4 routes would show through. */
+      if (l->routes == NULL)
+        l->routes = g_ptr_array_new_with_free_func (g_free);
+    }
+
+  if (!parse_stacked (l, "stacked", TRUE, l->stacked, error)
+      || !parse_stacked (l, "lowers", FALSE, l->lowers, error)
+      || !parse_stacked (l, "bridges", FALSE, l->bridges, error))
+    return FALSE;
 
   for (guint i = 0; i < drivers->len; i++)
     g_hash_table_add (l->drivers, g_strdup (drivers->pdata[i]));
@@ -1693,6 +1785,164 @@ add_children (UMockdevTestbed *tb,
   return TRUE;
 }
 
+/* Where /sys/class/CLASS/NAME leads, relative to sys/ ("devices/..."). */
+static char *
+class_target (const char *root,
+              const char *class,
+              const char *name,
+              GError **error)
+{
+  g_autofree char *link
+      = g_build_filename (root, "sys/class", class, name, NULL);
+  g_autofree char *target = g_file_read_link (link, error);
+
+  if (target == NULL)
+    return NULL;
+  /* The kernel's class links read "../../devices/...". */
+  return g_strdup (g_str_has_prefix (target, "../../") ? target + 6 : target);
+}
+
+/* The class link of a virtual device, if umockdev did not make it. */
+static gboolean
+add_class_link (const char *root,
+                const char *class,
+                const char *name,
+                const char *devdir,
+                GError **error)
+{
+  g_autofree char *dir = g_build_filename (root, "sys/class", class, NULL);
+  g_autofree char *link = g_build_filename (dir, name, NULL);
+  g_autofree char *class_rel = g_strconcat ("class/", class, NULL);
+  g_autofree char *target = relative_path (class_rel, devdir);
+
+  if (g_file_test (link, G_FILE_TEST_IS_SYMLINK))
+    return TRUE;
+  return make_dir (dir, error) && make_link (target, link, error);
+}
+
+/* A dm or md disk: devices/virtual/block/NAME with its slaves/ links to
+ * the disks below, /sys/dev/block/MAJ:MIN and /sys/class/block/NAME. */
+static gboolean
+add_stacked_disk (UMockdevTestbed *tb,
+                  const char *root,
+                  const Loader *l,
+                  const Stacked *st,
+                  GError **error)
+{
+  g_autofree char *devdir
+      = g_strdup_printf ("devices/virtual/block/%s", st->name);
+  g_autofree char *dir = g_build_filename (root, "sys", devdir, NULL);
+  g_autofree char *slaves = g_build_filename (dir, "slaves", NULL);
+  g_autofree char *holders = g_build_filename (dir, "holders", NULL);
+  g_autofree char *dev = g_build_filename (dir, "dev", NULL);
+  g_autofree char *dev_value
+      = g_strdup_printf ("%u:%u\n", st->major, st->minor);
+  g_autofree char *devnum = g_strdup_printf ("%u:%u", st->major, st->minor);
+  g_autofree char *dev_dir = g_build_filename (root, "sys/dev/block", NULL);
+  g_autofree char *dev_link = g_build_filename (dev_dir, devnum, NULL);
+  g_autofree char *dev_target = relative_path ("dev/block", devdir);
+  g_autofree char *slaves_rel = g_strconcat (devdir, "/slaves", NULL);
+  g_autofree char *record = NULL;
+
+  if (!make_dir (slaves, error) || !make_dir (holders, error)
+      || !make_file (dev, dev_value, error) || !make_dir (dev_dir, error)
+      || !make_link (dev_target, dev_link, error))
+    return FALSE;
+  for (char **b = st->below; *b != NULL; b++)
+    {
+      g_autofree char *target = class_target (root, "block", *b, error);
+      g_autofree char *rel = NULL;
+      g_autofree char *path = g_build_filename (slaves, *b, NULL);
+
+      if (target == NULL)
+        {
+          g_prefix_error (error, "%s: [host] stacked: %s on %s: ", l->source,
+                          st->name, *b);
+          return FALSE;
+        }
+      rel = relative_path (slaves_rel, target);
+      if (!make_link (rel, path, error))
+        return FALSE;
+    }
+  record = g_strdup_printf ("P: /%s\n"
+                            "E: SUBSYSTEM=block\n"
+                            "E: DEVTYPE=disk\n"
+                            "E: DEVNAME=/dev/%s\n"
+                            "E: MAJOR=%u\n"
+                            "E: MINOR=%u\n"
+                            "A: ro=0\\n\n",
+                            devdir, st->name, st->major, st->minor);
+  return add_record (tb, l, HOST_GROUP, record, error)
+         && add_class_link (root, "block", st->name, devdir, error);
+}
+
+/* A bond, VLAN or bridge: devices/virtual/net/NAME with lower_IF links
+ * (@links_dir NULL) or brif/IF links to the interfaces below. */
+static gboolean
+add_stacked_net (UMockdevTestbed *tb,
+                 const char *root,
+                 const Loader *l,
+                 const Stacked *st,
+                 const char *links_dir,
+                 GError **error)
+{
+  g_autofree char *devdir
+      = g_strdup_printf ("devices/virtual/net/%s", st->name);
+  g_autofree char *record = g_strdup_printf ("P: /%s\n"
+                                             "E: SUBSYSTEM=net\n"
+                                             "E: INTERFACE=%s\n"
+                                             "A: operstate=up\\n\n",
+                                             devdir, st->name);
+  g_autofree char *from = links_dir != NULL
+                              ? g_build_filename (devdir, links_dir, NULL)
+                              : g_strdup (devdir);
+  g_autofree char *from_dir = g_build_filename (root, "sys", from, NULL);
+
+  if (!add_record (tb, l, HOST_GROUP, record, error)
+      || !add_class_link (root, "net", st->name, devdir, error)
+      || !make_dir (from_dir, error))
+    return FALSE;
+  for (char **b = st->below; *b != NULL; b++)
+    {
+      g_autofree char *target = class_target (root, "net", *b, error);
+      g_autofree char *name = links_dir != NULL
+                                  ? g_strdup (*b)
+                                  : g_strconcat ("lower_", *b, NULL);
+      g_autofree char *path = g_build_filename (from_dir, name, NULL);
+      g_autofree char *rel = NULL;
+
+      if (target == NULL)
+        {
+          g_prefix_error (error, "%s: [host] %s on %s: ", l->source, st->name,
+                          *b);
+          return FALSE;
+        }
+      rel = relative_path (from, target);
+      if (!make_link (rel, path, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Stacked ones in file order, so one may sit on an earlier one. */
+static gboolean
+add_stacked (UMockdevTestbed *tb,
+             const char *root,
+             const Loader *l,
+             GError **error)
+{
+  for (guint i = 0; i < l->stacked->len; i++)
+    if (!add_stacked_disk (tb, root, l, l->stacked->pdata[i], error))
+      return FALSE;
+  for (guint i = 0; i < l->lowers->len; i++)
+    if (!add_stacked_net (tb, root, l, l->lowers->pdata[i], NULL, error))
+      return FALSE;
+  for (guint i = 0; i < l->bridges->len; i++)
+    if (!add_stacked_net (tb, root, l, l->bridges->pdata[i], "brif", error))
+      return FALSE;
+  return TRUE;
+}
+
 /* As the kernel's mangle() in fs/proc_namespace.c: blanks and backslashes
  * in octal. */
 static void
@@ -1855,6 +2105,15 @@ build_ipv6_route (const Loader *l)
         "00000000000000000000000000000000 00000100 00000001 00000000 "
         "00000001 %8s\n",
         (const char *) l->routes->pdata[i]);
+  /* RTF_UP | RTF_GATEWAY | RTF_ADDRCONF | RTF_DEFAULT... via fe80::1. */
+  for (guint i = 0; l->routes6 != NULL && i < l->routes6->len; i++)
+    g_string_append_printf (
+        out,
+        "00000000000000000000000000000000 00 "
+        "00000000000000000000000000000000 00 "
+        "fe800000000000000000000000000001 00000400 00000001 00000000 "
+        "00450003 %8s\n",
+        (const char *) l->routes6->pdata[i]);
   g_string_append_printf (out,
                           "00000000000000000000000000000001 80 "
                           "00000000000000000000000000000000 00 "
@@ -2078,7 +2337,8 @@ build (UMockdevTestbed *tb, Loader *l, GError **error)
       if (!add_children (tb, root, l, l->order->pdata[i], error))
         return FALSE;
     }
-  return add_vfio_groups (tb, l, error) && add_host_files (root, l, error);
+  return add_stacked (tb, root, l, error) && add_vfio_groups (tb, l, error)
+         && add_host_files (root, l, error);
 }
 
 /* ---- Public API ---- */

@@ -31,9 +31,20 @@
  *   iommu=dmar0;dmar1          IOMMU units listed in /sys/class/iommu
  *   mounts=259:2 /;259:1 /boot  mounted file systems, MAJ:MIN MOUNTPOINT,
  *                            ';'-separated: writes /proc/self/mountinfo
- *   default_route=eno1       interfaces carrying a default route, ';'-
- *                            separated: writes /proc/net/route and
- *                            /proc/net/ipv6_route
+ *   default_route=eno1       interfaces carrying an IPv4 default route,
+ *                            ';'-separated: writes /proc/net/route and
+ *                            /proc/net/ipv6_route (link-local routes only)
+ *   default_route6=eno1      interfaces carrying an IPv6 default route
+ *                            (::/0 in /proc/net/ipv6_route); writes both
+ *                            files too
+ *   stacked=dm-0 253:0 nvme0n1;dm-1 253:1 dm-0
+ *                            dm/md disks in devices/virtual/block, NAME
+ *                            MAJ:MIN SLAVE[,SLAVE], each a slaves/ link to
+ *                            a disk above or an earlier stacked one
+ *   lowers=bond0 eno1,eno2   bonds and VLANs in devices/virtual/net with a
+ *                            lower_IF link per interface below
+ *   bridges=br0 eno1         bridges in devices/virtual/net, a brif/IF link
+ *                            per port
  *
  * Comments start with '#', also after a value ("vendor=10de  # NVIDIA").
  * Unknown groups and keys are errors, so typos do not pass silently.

@@ -8,6 +8,7 @@
 #include "pp-iommu.h"
 #include "pp-kernel.h"
 #include "pp-pci-class.h"
+#include "pp-protect.h"
 #include "pp-registry.h"
 #include "pp-testbed.h"
 
@@ -529,6 +530,87 @@ test_enumerate_empty_host (void)
   g_assert_cmpuint (pp_registry_get_n_devices (registry), ==, 0);
 }
 
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* A host with three NVMe disks and four NICs, one per function, for the
+ * stacked-device cases below; each case adds its [host] section. */
+#define STACK_HOST_DEVICES                                                     \
+  "[0000:f1:00.0]\nvendor=144d\ndevice=a808\nclass=010802\ndriver=nvme\n"      \
+  "iommu_group=1\nblock=nvme0n1 259:0\n"                                       \
+  "[0000:f2:00.0]\nvendor=144d\ndevice=a808\nclass=010802\ndriver=nvme\n"      \
+  "iommu_group=2\nblock=nvme1n1 259:1\n"                                       \
+  "[0000:f3:00.0]\nvendor=144d\ndevice=a808\nclass=010802\ndriver=nvme\n"      \
+  "iommu_group=3\nblock=nvme2n1 259:2\n"                                       \
+  "[0000:f4:00.0]\nvendor=8086\ndevice=1533\nclass=020000\ndriver=igb\n"       \
+  "iommu_group=4\nnet=eno1\n"                                                  \
+  "[0000:f5:00.0]\nvendor=8086\ndevice=1533\nclass=020000\ndriver=igb\n"       \
+  "iommu_group=5\nnet=eno2\n"                                                  \
+  "[0000:f6:00.0]\nvendor=8086\ndevice=1533\nclass=020000\ndriver=igb\n"       \
+  "iommu_group=6\nnet=eno3\n"                                                  \
+  "[0000:f7:00.0]\nvendor=8086\ndevice=1533\nclass=020000\ndriver=igb\n"       \
+  "iommu_group=7\nnet=eno4\n"
+
+typedef struct
+{
+  const char *name;
+  const char *host;      /* the [host] section's keys */
+  const char *protected; /* "address=reason ...", sorted */
+} StackCase;
+
+static const StackCase stack_cases[] = {
+  /* LUKS (dm-crypt) on an LVM volume (dm) on an NVMe disk. */
+  { "dm-crypt-on-lvm-on-nvme",
+    "stacked=dm-0 253:0 nvme1n1;dm-1 253:1 dm-0\nmounts=253:1 /\n",
+    "0000:f2:00.0=mounted-filesystem" },
+  { "mdraid-on-two-nvme", "stacked=md0 9:0 nvme0n1,nvme2n1\nmounts=9:0 /\n",
+    "0000:f1:00.0=mounted-filesystem 0000:f3:00.0=mounted-filesystem" },
+  { "bond-of-two-nics", "lowers=bond0 eno2,eno3\ndefault_route=bond0\n",
+    "0000:f5:00.0=default-route 0000:f6:00.0=default-route" },
+  { "bridge", "bridges=br0 eno4\ndefault_route=br0\n",
+    "0000:f7:00.0=default-route" },
+  { "vlan", "lowers=eno1.100 eno1\ndefault_route=eno1.100\n",
+    "0000:f4:00.0=default-route" },
+  /* A bridge on a bond on a VLAN: followed all the way down. */
+  { "bridge-on-bond-on-vlan",
+    "lowers=eno3.7 eno3;bond1 eno3.7,eno2\nbridges=br1 bond1\n"
+    "default_route=br1\n",
+    "0000:f5:00.0=default-route 0000:f6:00.0=default-route" },
+  { "ipv6-only", "default_route6=eno4\n", "0000:f7:00.0=default-route" },
+};
+
+static void
+test_protect_stacked (gconstpointer data)
+{
+  const StackCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *fixture
+      = g_strconcat (STACK_HOST_DEVICES "[host]\n", c->host, NULL);
+  g_autoptr (GHashTable) protected = NULL;
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *joined = NULL;
+  GHashTableIter iter;
+  gpointer key;
+  gpointer value;
+
+  pp_testbed_clear (testbed);
+  pp_testbed_load_data (testbed, fixture, -1, c->name, &error);
+  g_assert_no_error (error);
+
+  protected = pp_protect_scan ();
+  g_hash_table_iter_init (&iter, protected);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_ptr_array_add (got, g_strdup_printf ("%s=%s", (const char *) key,
+                                           (const char *) value));
+  g_ptr_array_sort (got, compare_strings);
+  g_ptr_array_add (got, NULL);
+  joined = g_strjoinv (" ", (char **) got->pdata);
+  g_assert_cmpstr (joined, ==, c->protected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -551,6 +633,12 @@ main (int argc, char **argv)
   g_test_add_func ("/model/address", test_address);
   g_test_add_func ("/model/kernel-write", test_kernel_write);
   g_test_add_func ("/model/empty-host", test_enumerate_empty_host);
+  for (guint i = 0; i < G_N_ELEMENTS (stack_cases); i++)
+    {
+      g_autofree char *name
+          = g_strdup_printf ("/model/protect/%s", stack_cases[i].name);
+      g_test_add_data_func (name, &stack_cases[i], test_protect_stacked);
+    }
 
   status = g_test_run ();
   g_object_unref (testbed);
