@@ -94,7 +94,9 @@ struct _PpFakeKernel
   gboolean ready;
   GHashTable *stuck;  /* addresses */
   GHashTable *vanish; /* addresses */
+  GHashTable *held;   /* address -> driver of the bind held back, or "" */
   guint n_writes;
+  guint n_held; /* binds held back so far */
 };
 
 /* ---- reading the testbed ---- */
@@ -769,6 +771,21 @@ is_stuck (PpFakeKernel *k, const Device *d)
   return TRUE;
 }
 
+/* A held device's bind waits, as a slow probe would, until
+ * pp_fake_kernel_release() lets it go. */
+static gboolean
+is_held (PpFakeKernel *k, const Device *d, const char *driver)
+{
+  const char *pending = g_hash_table_lookup (k->held, d->address);
+
+  if (pending == NULL)
+    return FALSE;
+  g_debug ("%s is held: binding %s waits for a release", d->address, driver);
+  g_hash_table_insert (k->held, g_strdup (d->address), g_strdup (driver));
+  k->n_held++;
+  return TRUE;
+}
+
 static void
 log_write (const char *file, const char *owner, const char *contents)
 {
@@ -788,7 +805,7 @@ on_bind_write (PpFakeKernel *k, const char *driver)
 
   k->n_writes++;
   log_write ("bind", driver, contents);
-  if (d == NULL || vanishes (k, d) || is_stuck (k, d))
+  if (d == NULL || vanishes (k, d) || is_stuck (k, d) || is_held (k, d, driver))
     return;
   try_bind (k, d, driver);
 }
@@ -831,7 +848,7 @@ on_probe_write (PpFakeKernel *k)
     return;
   /* With an override only that driver is tried ("none" names none). */
   driver = d->override != NULL ? d->override : d->native;
-  if (driver != NULL)
+  if (driver != NULL && !is_held (k, d, driver))
     try_bind (k, d, driver);
 }
 
@@ -1295,6 +1312,7 @@ pp_fake_kernel_new (UMockdevTestbed *tb)
                                       (GDestroyNotify) device_free);
   k->stuck = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   k->vanish = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  k->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_mutex_init (&k->lock);
   g_cond_init (&k->cond);
 
@@ -1321,6 +1339,7 @@ pp_fake_kernel_free (PpFakeKernel *k)
   g_hash_table_unref (k->devices);
   g_hash_table_unref (k->stuck);
   g_hash_table_unref (k->vanish);
+  g_hash_table_unref (k->held);
   g_main_loop_unref (k->loop);
   g_main_context_unref (k->context);
   g_mutex_clear (&k->lock);
@@ -1359,6 +1378,57 @@ pp_fake_kernel_set_stuck (PpFakeKernel *k, const char *address, gboolean stuck)
   else
     g_hash_table_remove (k->stuck, address);
   g_mutex_unlock (&k->lock);
+}
+
+void
+pp_fake_kernel_hold (PpFakeKernel *k, const char *address)
+{
+  g_return_if_fail (k != NULL);
+  g_return_if_fail (address != NULL);
+
+  g_mutex_lock (&k->lock);
+  g_hash_table_insert (k->held, g_strdup (address), g_strdup (""));
+  g_mutex_unlock (&k->lock);
+}
+
+guint
+pp_fake_kernel_get_n_held (PpFakeKernel *k)
+{
+  guint n;
+
+  g_return_val_if_fail (k != NULL, 0);
+  pp_fake_kernel_sync (k);
+  g_mutex_lock (&k->lock);
+  n = k->n_held;
+  g_mutex_unlock (&k->lock);
+  return n;
+}
+
+/* Kernel thread: the binds held back go through now. */
+static void
+release_held (PpFakeKernel *k)
+{
+  GHashTableIter iter;
+  gpointer address;
+  gpointer driver;
+  g_autoptr (GHashTable) held = k->held;
+
+  k->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_hash_table_iter_init (&iter, held);
+  while (g_hash_table_iter_next (&iter, &address, &driver))
+    {
+      Device *d = g_hash_table_lookup (k->devices, address);
+
+      if (d != NULL && *(const char *) driver != '\0')
+        try_bind (k, d, driver);
+    }
+}
+
+void
+pp_fake_kernel_release (PpFakeKernel *k)
+{
+  g_return_if_fail (k != NULL);
+  call_in_thread (k, release_held);
 }
 
 void

@@ -88,6 +88,18 @@ void pp_fake_kernel_rescan (PpFakeKernel *k);
 void
 pp_fake_kernel_set_stuck (PpFakeKernel *k, const char *address, gboolean stuck);
 
+/* Binds of @address (drivers/X/bind, drivers_probe) are held back, as a
+ * slow probe would hold them, until pp_fake_kernel_release(): for tests
+ * that need an operation to be running while they act. */
+void pp_fake_kernel_hold (PpFakeKernel *k, const char *address);
+
+/* How many binds have been held back so far, after a
+ * pp_fake_kernel_sync(). */
+guint pp_fake_kernel_get_n_held (PpFakeKernel *k);
+
+/* Carries out every bind held back, and holds nothing from then on. */
+void pp_fake_kernel_release (PpFakeKernel *k);
+
 /* The next write naming @address (its driver_override, or ADDR written
  * to a bind, unbind or drivers_probe file) removes the device instead of
  * acting, as a hot-unplug in the middle of an operation would: it is
