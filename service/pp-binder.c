@@ -580,64 +580,64 @@ run_in_thread (GTask *task,
     g_task_return_error (task, error);
 }
 
-void
-pp_binder_run_async (PpBinder *self,
-                     PpOperation op,
-                     PpDevice *device,
-                     GPtrArray *plan,
-                     GAsyncReadyCallback callback,
-                     gpointer user_data)
+/* The caller's side of a run: answered when the worker is done, or by the
+ * watchdog if the kernel holds the worker longer than any step may take
+ * (a write(2) that never returns, as an unbind does while nvidia's
+ * remove() waits for its users). */
+typedef struct
 {
-  g_autoptr (GTask) task = g_task_new (self, NULL, callback, user_data);
-  g_autoptr (GError) error = NULL;
-  RunData *data;
-  int group = pp_device_get_iommu_group (device);
+  PpBinder *binder;
+  GTask *caller; /* NULL once answered */
+  RunData *data; /* the worker task's */
+  guint watchdog_id;
+  guint budget_ms;
+} Run;
 
-  g_task_set_source_tag (task, pp_binder_run_async);
-
-  /* The group may have become busy while polkit was asked. */
-  if (!check_not_busy (self, group, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (pp_kernel_get_read_only (self->kernel) && plan->len > 0)
-    {
-      g_set_error (&error, PP_ERROR, PP_ERROR_READ_ONLY,
-                   "pcipassd runs with --read-only: not moving %s",
-                   pp_device_get_address (device));
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  data = g_new0 (RunData, 1);
-  data->op = op;
-  data->group = group;
-  data->plan = plan_copy (plan);
-  g_task_set_task_data (task, data, (GDestroyNotify) run_data_free);
-
-  if (group >= 0)
-    g_hash_table_add (self->busy_groups, GINT_TO_POINTER (group));
-  g_task_run_in_thread (task, run_in_thread);
+static void
+run_free (Run *run)
+{
+  g_clear_handle_id (&run->watchdog_id, g_source_remove);
+  g_clear_object (&run->caller);
+  g_object_unref (run->binder);
+  g_free (run);
 }
 
-GPtrArray *
-pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error)
+static gboolean
+on_watchdog (gpointer user_data)
 {
-  GTask *task = G_TASK (result);
-  RunData *data = g_task_get_task_data (task);
+  Run *run = user_data;
+  g_autoptr (GTask) caller = g_steal_pointer (&run->caller);
+
+  run->watchdog_id = 0;
+  g_warning ("%s of IOMMU group %d: the kernel has not returned after %u ms",
+             run->data->op == PP_OPERATION_BIND ? "Bind" : "Unbind",
+             run->data->group, run->budget_ms);
+  g_task_return_new_error (
+      caller, PP_ERROR, PP_ERROR_KERNEL,
+      "the kernel has not finished after %u ms: a sysfs write to a driver "
+      "has not returned, which happens when the driver waits for its users "
+      "(for a GPU: stop the display server, nvidia-persistenced and "
+      "anything using it) or is stuck (see \"dmesg\"); IOMMU group %d "
+      "stays busy until the kernel returns, and pcipassd then shows where "
+      "its devices are",
+      run->budget_ms, run->data->group);
+  return G_SOURCE_REMOVE;
+}
+
+/* Main loop, once the worker is done, however late: the group is free
+ * again and the devices show what sysfs says now. */
+static void
+on_run_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Run *run = user_data;
+  PpBinder *self = PP_BINDER (source);
+  RunData *data = run->data;
+  g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) steps = NULL;
-  gboolean ok;
-
-  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
-
-  ok = g_task_propagate_boolean (task, error);
-  if (data == NULL)
-    return NULL; /* refused before anything ran */
+  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
 
   g_hash_table_remove (self->busy_groups, GINT_TO_POINTER (data->group));
 
-  /* Whatever happened, show what sysfs says now. */
   steps = plan_copy (data->plan);
   for (guint i = 0; i < steps->len; i++)
     {
@@ -653,5 +653,75 @@ pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error)
       step->to = g_strdup (pp_device_get_driver (device));
     }
 
-  return ok ? g_steal_pointer (&steps) : NULL;
+  if (run->caller == NULL)
+    g_message ("IOMMU group %d: the kernel returned at last (%s); the group "
+               "is free again",
+               data->group, ok ? "done" : error->message);
+  else if (ok)
+    g_task_return_pointer (run->caller, g_steal_pointer (&steps),
+                           (GDestroyNotify) g_ptr_array_unref);
+  else
+    g_task_return_error (run->caller, g_steal_pointer (&error));
+  run_free (run);
+}
+
+void
+pp_binder_run_async (PpBinder *self,
+                     PpOperation op,
+                     PpDevice *device,
+                     GPtrArray *plan,
+                     GAsyncReadyCallback callback,
+                     gpointer user_data)
+{
+  g_autoptr (GTask) caller = g_task_new (self, NULL, callback, user_data);
+  g_autoptr (GTask) worker = NULL;
+  g_autoptr (GError) error = NULL;
+  RunData *data;
+  Run *run;
+  int group = pp_device_get_iommu_group (device);
+
+  g_task_set_source_tag (caller, pp_binder_run_async);
+
+  /* The group may have become busy while polkit was asked. */
+  if (!check_not_busy (self, group, &error))
+    {
+      g_task_return_error (caller, g_steal_pointer (&error));
+      return;
+    }
+  if (pp_kernel_get_read_only (self->kernel) && plan->len > 0)
+    {
+      g_set_error (&error, PP_ERROR, PP_ERROR_READ_ONLY,
+                   "pcipassd runs with --read-only: not moving %s",
+                   pp_device_get_address (device));
+      g_task_return_error (caller, g_steal_pointer (&error));
+      return;
+    }
+
+  data = g_new0 (RunData, 1);
+  data->op = op;
+  data->group = group;
+  data->plan = plan_copy (plan);
+
+  run = g_new0 (Run, 1);
+  run->binder = g_object_ref (self);
+  run->caller = g_steal_pointer (&caller);
+  run->data = data;
+  /* Each device takes at most three confirmed steps (override, unbind,
+   * bind), and a rollback as many again; one more step of slack. */
+  run->budget_ms = pp_kernel_get_step_timeout (self->kernel)
+                   * (6 * MAX (plan->len, 1) + 1);
+  run->watchdog_id = g_timeout_add (run->budget_ms, on_watchdog, run);
+
+  worker = g_task_new (self, NULL, on_run_done, run);
+  g_task_set_task_data (worker, data, (GDestroyNotify) run_data_free);
+  if (group >= 0)
+    g_hash_table_add (self->busy_groups, GINT_TO_POINTER (group));
+  g_task_run_in_thread (worker, run_in_thread);
+}
+
+GPtrArray *
+pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -73,6 +73,13 @@ pp_kernel_driver_name_is_valid (const char *name, gboolean allow_empty)
   return TRUE;
 }
 
+guint
+pp_kernel_get_step_timeout (PpKernel *self)
+{
+  g_return_val_if_fail (PP_IS_KERNEL (self), 0);
+  return self->step_timeout_ms;
+}
+
 gboolean
 pp_kernel_vfio_registered (PpKernel *self)
 {

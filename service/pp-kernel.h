@@ -25,6 +25,9 @@ PpKernel *pp_kernel_new (gboolean read_only, guint step_timeout_ms);
 
 gboolean pp_kernel_get_read_only (PpKernel *self);
 
+/* The bound on each step's confirmation, in ms. */
+guint pp_kernel_get_step_timeout (PpKernel *self);
+
 /* TRUE when @name can be a driver's name in a sysfs path: only
  * [A-Za-z0-9_.-], not "." or "..", at most 64 bytes, and "" only with
  * @allow_empty.  Checked before any name read back from a file becomes

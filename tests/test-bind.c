@@ -9,9 +9,11 @@
 #include "pp-test-bus.h"
 #include "pp-testbed.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <umockdev.h>
 #include <unistd.h>
 
@@ -39,6 +41,7 @@ static const Setup workstation = { "workstation", "5" };
 static const Setup workstation_fast = { "workstation", "0.5" };
 static const Setup server = { "server", "5" };
 static const Setup stub_variants = { "stub-variants", "5" };
+static const Setup server_fast = { "server", "0.5" };
 
 static void
 start_daemon (Fixture *fx, const Setup *setup, const char *extra)
@@ -1215,6 +1218,131 @@ test_stub_and_variants_viable (Fixture *fx, gconstpointer data)
   }
 }
 
+/* A driver whose unbind never returns, as nvidia's does while its users
+ * hold the GPU: the write(2) blocks in the kernel.  The GPU at @address is
+ * moved to it; its unbind file is a FIFO that the test holds open for
+ * reading (@reader) and has filled, so the daemon's open(2) returns and its
+ * write(2) blocks until the test drains the pipe.  (A blocked open(2)
+ * would not do: the umockdev preload holds one lock across every open.)
+ * Returns the FIFO's path. */
+static char *
+hang_unbind (const char *address, int *reader, int *filler)
+{
+  g_autofree char *root = pp_testbed_get_root (testbed);
+  g_autofree char *dir
+      = g_build_filename (root, "sys/bus/pci/drivers/hung", NULL);
+  g_autofree char *bind = g_build_filename (dir, "bind", NULL);
+  char *fifo = g_build_filename (dir, "unbind", NULL);
+  g_autofree char *devpath = pp_testbed_get_devpath (testbed, address);
+  g_autofree char *link = g_strconcat (root, devpath, "/driver", NULL);
+  g_autofree char *target = g_file_read_link (link, NULL);
+  g_autofree char *parent = NULL;
+  g_autofree char *hung = NULL;
+
+  g_assert_nonnull (target);
+  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+  g_assert_true (g_file_set_contents (bind, "", 0, NULL));
+  g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
+  *reader = open (fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (*reader, >=, 0);
+  *filler = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  g_assert_cmpint (*filler, >=, 0);
+  {
+    char block[4096] = { 0 };
+    while (write (*filler, block, sizeof block) > 0)
+      ;
+    g_assert_cmpint (errno, ==, EAGAIN);
+  }
+  parent = g_path_get_dirname (target);
+  hung = g_build_filename (parent, "hung", NULL);
+  g_assert_cmpint (g_unlink (link), ==, 0);
+  g_assert_cmpint (symlink (hung, link), ==, 0);
+  return fifo;
+}
+
+/* While one Bind is stuck in the kernel, other groups bind and reads
+ * answer; the stuck call ends with a Kernel error that says what to do,
+ * and its group stays busy until the kernel returns. */
+static void
+test_hung_step (Fixture *fx, gconstpointer data)
+{
+  const char *stuck_gpu = "0000:1a:00.0";
+  g_autofree char *fifo = NULL;
+  g_autofree char *steps = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) objects = NULL;
+  Reply stuck = { FALSE, NULL, NULL };
+  gint64 deadline;
+  int reader;
+  int filler;
+
+  pp_test_bus_stop_daemon (fx->bus);
+  fifo = hang_unbind (stuck_gpu, &reader, &filler);
+  start_daemon (fx, &server_fast, NULL);
+  assert_string_property (fx, stuck_gpu, "Driver", "hung");
+  allow (fx, "io.github.pcipassd.bind", NULL);
+
+  {
+    g_autofree char *path = path_of (stuck_gpu);
+    g_dbus_connection_call (fx->bus->connection, "io.github.pcipassd", path,
+                            DEVICE_IFACE, "Bind",
+                            g_variant_new_parsed ("({'group': <false>},)"),
+                            G_VARIANT_TYPE ("(a(sss))"), G_DBUS_CALL_FLAGS_NONE,
+                            -1, NULL, on_reply, &stuck);
+  }
+
+  /* Another group moves, and the whole tree can be read, meanwhile. */
+  steps = call (fx, "0000:af:00.0", "Bind", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (steps, ==, "0000:af:00.0:mlx5_core>vfio-pci");
+  objects = g_dbus_connection_call_sync (
+      fx->bus->connection, "io.github.pcipassd", "/io/github/pcipassd",
+      "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL,
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (stuck.done);
+
+  wait_reply (&stuck);
+  g_assert_null (stuck.reply);
+  assert_remote_error (stuck.error, "io.github.pcipassd.Error.Kernel");
+  g_test_message ("%s", stuck.error->message);
+  g_assert_nonnull (strstr (stuck.error->message, "has not returned"));
+  g_assert_nonnull (strstr (stuck.error->message, "dmesg"));
+  g_assert_nonnull (strstr (stuck.error->message, "IOMMU group 31"));
+  g_clear_pointer (&steps, g_free);
+
+  /* Its group is still in the kernel's hands. */
+  steps
+      = call (fx, "0000:1b:00.0", "Bind", opts ("{'group': <false>}"), &error);
+  g_assert_null (steps);
+  assert_remote_error (error, "io.github.pcipassd.Error.Busy");
+  g_clear_error (&error);
+
+  /* The kernel returns at last: the group is free again.  The rollback
+   * writes the unbind file again; keep the pipe drained meanwhile. */
+  close (filler);
+  deadline = g_get_monotonic_time () + PP_TEST_TIMEOUT * G_USEC_PER_SEC;
+  for (;;)
+    {
+      steps = call (fx, "0000:1b:00.0", "Bind",
+                    opts ("{'group': <false>, 'dry_run': <true>}"), &error);
+      if (steps != NULL)
+        break;
+      assert_remote_error (error, "io.github.pcipassd.Error.Busy");
+      g_clear_error (&error);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("IOMMU group 31 stayed busy after the kernel returned");
+      {
+        char drain[65536];
+        while (read (reader, drain, sizeof drain) > 0)
+          ;
+      }
+      g_main_context_iteration (NULL, FALSE);
+    }
+  close (reader);
+  g_unlink (fifo);
+}
+
 static char *
 run_ctl (const char *const *args, char **err, int expected_status)
 {
@@ -1325,6 +1453,7 @@ main (int argc, char **argv)
   ADD ("/bind/no-iommu-group", server, test_no_iommu_group);
   ADD ("/bind/lpc-moves-with-group", workstation, test_lpc_moves_with_group);
   ADD ("/bind/sriov-vf", server, test_sriov_vf);
+  ADD ("/bind/hung-step", server_fast, test_hung_step);
   ADD ("/bind/stub-and-variants-viable", stub_variants,
        test_stub_and_variants_viable);
   ADD ("/polkit/interactive-flag", workstation, test_interactive_flag);
