@@ -21,9 +21,39 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #define GPU_PATH "/io/github/pcipassd/devices/pci_0000_01_00_0"
+
+/* File descriptors @pid holds: a leak would show as growth. */
+static guint
+count_fds (GSubprocess *daemon)
+{
+  g_autofree char *fd_dir
+      = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (daemon));
+  g_autoptr (GDir) dir = g_dir_open (fd_dir, 0, NULL);
+  guint n = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+/* The daemon's resident set now, in KiB (VmRSS). */
+static guint64
+rss_kib (GSubprocess *daemon)
+{
+  g_autofree char *path = g_strdup_printf (
+      "/proc/%s/status", g_subprocess_get_identifier (daemon));
+  g_autofree char *status = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL)
+      || (line = strstr (status, "VmRSS:")) == NULL)
+    return 0;
+  return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+}
 
 static void
 call (PpTestBus *bus, const char *method)
@@ -62,6 +92,10 @@ main (int argc, char **argv)
   guint64 wait_us = 0;
   guint sequences = 0;
   guint daemon_fds = 0;
+  guint warm_fds = 0;
+  guint64 warm_rss = 0;
+  guint64 end_rss = 0;
+  guint warm_rounds = MIN (rounds, 100);
   double total = 0;
   int log_fd;
 
@@ -111,17 +145,16 @@ main (int argc, char **argv)
       g_array_append_val (bind_ms, ms);
       total += ms;
       call (bus, "Unbind");
+      /* Growth is measured from a warmed-up daemon: its pools and caches
+       * are full by then. */
+      if (i + 1 == warm_rounds)
+        {
+          warm_fds = count_fds (bus->daemon);
+          warm_rss = rss_kib (bus->daemon);
+        }
     }
-  {
-    /* File descriptors the daemon holds after all rounds: a leak would
-     * show here. */
-    g_autofree char *fd_dir = g_strdup_printf (
-        "/proc/%s/fd", g_subprocess_get_identifier (bus->daemon));
-    g_autoptr (GDir) dir = g_dir_open (fd_dir, 0, NULL);
-
-    while (dir != NULL && g_dir_read_name (dir) != NULL)
-      daemon_fds++;
-  }
+  daemon_fds = count_fds (bus->daemon);
+  end_rss = rss_kib (bus->daemon);
   pp_test_bus_stop_daemon (bus);
 
   g_file_get_contents (log_path, &log, NULL, &error);
@@ -161,8 +194,14 @@ main (int argc, char **argv)
            (double) wait_us / rounds / 1000.0,
            busy_us ? 100.0 * (double) wait_us / (double) busy_us : 0.0);
 
-  g_print ("  daemon file descriptors after %u binds and unbinds: %u\n", rounds,
-           daemon_fds);
+  g_print ("  daemon file descriptors after %u binds and unbinds: %u "
+           "(%u after %u)\n",
+           rounds, daemon_fds, warm_fds, warm_rounds);
+  g_print ("  daemon VmRSS after %u: %" G_GUINT64_FORMAT
+           " KiB, after %u: %" G_GUINT64_FORMAT " KiB (%+" G_GINT64_FORMAT
+           " KiB)\n",
+           warm_rounds, warm_rss, rounds, end_rss,
+           (gint64) end_rss - (gint64) warm_rss);
 
   g_unlink (log_path);
   {

@@ -306,6 +306,21 @@ plan_bind (PpBinder *self, PpDevice *device, GPtrArray *members, GError **error)
         continue;
       if (pp_iommu_driver_is_vfio (pp_device_get_driver (member)))
         continue;
+      /* What is recorded must be given back verbatim later: only a driver
+       * name can be (the kernel takes any text as an override). */
+      if (!pp_kernel_driver_name_is_valid (
+              pp_device_get_driver_override (member), TRUE))
+        {
+          g_autofree char *shown
+              = g_strescape (pp_device_get_driver_override (member), NULL);
+          g_set_error (error, PP_ERROR, PP_ERROR_KERNEL,
+                       "%s has driver_override \"%.64s\", which is not a "
+                       "driver name: clear it first (echo > "
+                       "/sys/bus/pci/devices/%s/driver_override)",
+                       pp_device_get_address (member), shown,
+                       pp_device_get_address (member));
+          return NULL;
+        }
 
       step = g_new0 (PpStep, 1);
       step->address = g_strdup (pp_device_get_address (member));

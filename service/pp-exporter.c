@@ -10,6 +10,7 @@
 #include "pp-validate.h"
 #include "pp-dbus-generated.h"
 #include "pp-error.h"
+#include "pp-options.h"
 
 #include <sys/utsname.h>
 
@@ -141,89 +142,23 @@ return_error (Call *call, GError *error)
   g_dbus_method_invocation_return_gerror (call->invocation, error);
 }
 
-/* An option a method accepts: its name and GVariant type. */
-typedef struct
-{
-  const char *name;
-  const char *type;
-} OptionSpec;
-
-static const OptionSpec bind_options[] = {
+static const PpOptionSpec bind_options[] = {
   { "group", "b" },
   { "force", "b" },
   { "dry_run", "b" },
   { NULL, NULL },
 };
-static const OptionSpec unbind_options[] = {
+static const PpOptionSpec unbind_options[] = {
   { "group", "b" },
   { "dry_run", "b" },
   { NULL, NULL },
 };
-static const OptionSpec config_options[] = {
+static const PpOptionSpec config_options[] = {
   { "node", "s" },
   { "skip_pcie_validation", "b" },
   { NULL, NULL },
 };
-static const OptionSpec no_options[] = { { NULL, NULL } };
-
-/* Reads a method's a{sv} options into name -> GVariant: unknown keys and
- * wrong types are errors, not silently ignored. */
-static GHashTable *
-parse_options (GVariant *options, const OptionSpec *specs, GError **error)
-{
-  g_autoptr (GHashTable) values = g_hash_table_new_full (
-      g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
-  GVariantIter iter;
-  const char *key;
-  GVariant *value;
-
-  g_variant_iter_init (&iter, options);
-  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
-    {
-      g_autoptr (GVariant) owned = value;
-      const OptionSpec *spec = specs;
-
-      while (spec->name != NULL && !g_str_equal (spec->name, key))
-        spec++;
-      if (spec->name == NULL)
-        {
-          g_autoptr (GString) known = g_string_new (NULL);
-
-          for (spec = specs; spec->name != NULL; spec++)
-            g_string_append_printf (known, "%s%s", known->len ? ", " : "",
-                                    spec->name);
-          g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                       "unknown option \"%.64s\" (known: %s)", key,
-                       known->len ? known->str : "none");
-          return NULL;
-        }
-      if (!g_variant_is_of_type (owned, G_VARIANT_TYPE (spec->type)))
-        {
-          g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                       "option \"%s\" must be of type %s, not %s", key,
-                       spec->type, g_variant_get_type_string (owned));
-          return NULL;
-        }
-      g_hash_table_insert (values, g_strdup (key), g_steal_pointer (&owned));
-    }
-  return g_steal_pointer (&values);
-}
-
-static gboolean
-option_bool (GHashTable *values, const char *key, gboolean fallback)
-{
-  GVariant *value = g_hash_table_lookup (values, key);
-
-  return value != NULL ? g_variant_get_boolean (value) : fallback;
-}
-
-static const char *
-option_string (GHashTable *values, const char *key)
-{
-  GVariant *value = g_hash_table_lookup (values, key);
-
-  return value != NULL ? g_variant_get_string (value, NULL) : NULL;
-}
+static const PpOptionSpec no_options[] = { { NULL, NULL } };
 
 static void
 on_run_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -311,7 +246,7 @@ handle_operation (PpExporter *self,
   call->op = op;
   call->address = g_strdup (address);
 
-  values = parse_options (
+  values = pp_options_parse (
       options, op == PP_OPERATION_BIND ? bind_options : unbind_options, &error);
   if (values == NULL)
     goto fail;
@@ -324,14 +259,14 @@ handle_operation (PpExporter *self,
     }
 
   plan = pp_binder_plan (self->binder, op, device,
-                         option_bool (values, "group", TRUE), &error);
+                         pp_options_get_bool (values, "group", TRUE), &error);
   if (plan == NULL)
     goto fail;
 
   if (op == PP_OPERATION_BIND)
     {
       protected = pp_binder_find_protected (self->binder, plan);
-      if (protected != NULL && !option_bool (values, "force", FALSE))
+      if (protected != NULL && !pp_options_get_bool (values, "force", FALSE))
         {
           g_set_error (&error, PP_ERROR, PP_ERROR_PROTECTED,
                        "%s is protected (%s): the host depends on it; pass "
@@ -344,7 +279,7 @@ handle_operation (PpExporter *self,
 
   /* A plan changes nothing: reading needs no authorization, and neither
    * does a call with nothing to do. */
-  if (option_bool (values, "dry_run", FALSE) || plan->len == 0)
+  if (pp_options_get_bool (values, "dry_run", FALSE) || plan->len == 0)
     {
       g_dbus_method_invocation_return_value (invocation,
                                              steps_to_variant (plan));
@@ -406,7 +341,7 @@ on_handle_validate (PpDbusDevice *iface,
   g_autoptr (GError) error = NULL;
   PpDevice *device;
 
-  values = parse_options (options, no_options, &error);
+  values = pp_options_parse (options, no_options, &error);
   device = pp_registry_lookup (self->registry, address);
   if (values != NULL && device == NULL)
     g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone", address);
@@ -444,7 +379,7 @@ on_handle_validate_host (PpDbusManager *iface,
   g_autoptr (GPtrArray) checks = NULL;
   g_autoptr (GError) error = NULL;
 
-  values = parse_options (options, no_options, &error);
+  values = pp_options_parse (options, no_options, &error);
   if (values == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
@@ -469,11 +404,12 @@ on_handle_validate_config (PpDbusManager *iface,
   g_autoptr (GPtrArray) checks = NULL;
   g_autoptr (GError) error = NULL;
 
-  values = parse_options (options, config_options, &error);
+  values = pp_options_parse (options, config_options, &error);
   if (values != NULL)
     checks = pp_config_validate (
-        self->registry, yaml, strlen (yaml), option_string (values, "node"),
-        option_bool (values, "skip_pcie_validation", FALSE), &error);
+        self->registry, yaml, strlen (yaml),
+        pp_options_get_string (values, "node"),
+        pp_options_get_bool (values, "skip_pcie_validation", FALSE), &error);
   if (checks == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);

@@ -4,6 +4,7 @@
 
 #include "pp-error.h"
 #include "pp-killpoint.h"
+#include "pp-sysfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,17 +103,9 @@ pp_kernel_read_override (const char *address)
   g_autofree char *path
       = g_build_filename (DEVICES_DIR, address, "driver_override", NULL);
   g_autofree char *contents = NULL;
-  char *newline;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return g_strdup ("");
-  /* Only the first line counts: the kernel ends the value there. */
-  newline = strchr (contents, '\n');
-  if (newline != NULL)
-    *newline = '\0';
-  if (g_str_equal (contents, "(null)"))
-    return g_strdup ("");
-  return g_steal_pointer (&contents);
+  g_file_get_contents (path, &contents, NULL, NULL);
+  return pp_sysfs_parse_override (contents);
 }
 
 gboolean

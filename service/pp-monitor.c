@@ -1,8 +1,11 @@
 #include "pp-monitor.h"
 
+#include "pp-address.h"
+
 #include <errno.h>
 #include <glib-unix.h>
 #include <libudev.h>
+#include <string.h>
 
 /* As bolt does: far more than a burst of hotplug events needs. */
 #define RECEIVE_BUFFER_SIZE (128 * 1024 * 1024)
@@ -122,4 +125,44 @@ pp_monitor_new (GError **error)
   self->watch_id = g_unix_fd_add (udev_monitor_get_fd (self->monitor), G_IO_IN,
                                   on_readable, self);
   return g_steal_pointer (&self);
+}
+
+PpUeventKind
+pp_monitor_classify (const char *action,
+                     const char *subsystem,
+                     const char *sysname,
+                     char **address,
+                     int *group)
+{
+  *address = NULL;
+  *group = -1;
+  if (action == NULL || subsystem == NULL || sysname == NULL)
+    return PP_UEVENT_IGNORE;
+
+  if (g_str_equal (subsystem, "vfio"))
+    {
+      const char *number = g_str_has_prefix (sysname, "noiommu-")
+                               ? sysname + strlen ("noiommu-")
+                               : sysname;
+      guint64 n;
+
+      if (!g_ascii_string_to_unsigned (number, 10, 0, G_MAXINT, &n, NULL))
+        return PP_UEVENT_IGNORE;
+      *group = (int) n;
+      return PP_UEVENT_VFIO_GROUP;
+    }
+  if (!g_str_equal (subsystem, "pci"))
+    return PP_UEVENT_IGNORE;
+
+  *address = pp_address_normalize (sysname, FALSE, NULL);
+  if (*address == NULL || !g_str_equal (*address, sysname))
+    {
+      g_clear_pointer (address, g_free);
+      return PP_UEVENT_IGNORE;
+    }
+  if (g_str_equal (action, "add"))
+    return PP_UEVENT_PCI_ADD;
+  if (g_str_equal (action, "remove"))
+    return PP_UEVENT_PCI_REMOVE;
+  return PP_UEVENT_PCI_CHANGE;
 }

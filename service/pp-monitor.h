@@ -22,4 +22,23 @@ G_DECLARE_FINAL_TYPE (PpMonitor, pp_monitor, PP, MONITOR, GObject)
  *       events were lost: the receive buffer overflowed. */
 PpMonitor *pp_monitor_new (GError **error);
 
+/* What an event's fields ask of the model. */
+typedef enum
+{
+  PP_UEVENT_IGNORE,     /* not ours, or fields no kernel would send */
+  PP_UEVENT_PCI_ADD,    /* read the new device */
+  PP_UEVENT_PCI_REMOVE, /* drop it: its directory is gone */
+  PP_UEVENT_PCI_CHANGE, /* bind, unbind, change...: re-read it */
+  PP_UEVENT_VFIO_GROUP, /* a VFIO group node came or went */
+} PpUeventKind;
+
+/* Classifies an event from its fields, which may be any text or NULL.  A
+ * PCI event's sysname must be a canonical address (set in @address); a
+ * VFIO event's must be "N" or "noiommu-N" (N in @group). */
+PpUeventKind pp_monitor_classify (const char *action,
+                                  const char *subsystem,
+                                  const char *sysname,
+                                  char **address,
+                                  int *group);
+
 G_END_DECLS

@@ -48,29 +48,57 @@ mark_block (GHashTable *protected, const char *sysdir, int depth)
     }
 }
 
+static gboolean
+is_devnum (const char *text)
+{
+  const char *colon = strchr (text, ':');
+  guint64 n;
+
+  if (colon == NULL)
+    return FALSE;
+  {
+    g_autofree char *major = g_strndup (text, (gsize) (colon - text));
+    return g_ascii_string_to_unsigned (major, 10, 1, G_MAXUINT32, &n, NULL)
+           && g_ascii_string_to_unsigned (colon + 1, 10, 0, G_MAXUINT32, &n,
+                                          NULL);
+  }
+}
+
+GPtrArray *
+pp_protect_parse_mountinfo (const char *mountinfo)
+{
+  GPtrArray *devnums = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_auto (GStrv) lines = g_strsplit (mountinfo, "\n", -1);
+
+  for (char **line = lines; *line != NULL; line++)
+    {
+      /* "36 35 259:2 / / rw - ext4 /dev/nvme0n1p2 rw": the third field is
+       * the mounted device's major:minor; major 0 is no device. */
+      g_auto (GStrv) fields = g_strsplit (*line, " ", 4);
+
+      if (g_strv_length (fields) < 3 || !is_devnum (fields[2])
+          || g_hash_table_contains (seen, fields[2]))
+        continue;
+      g_ptr_array_add (devnums, g_strdup (fields[2]));
+      g_hash_table_add (seen, devnums->pdata[devnums->len - 1]);
+    }
+  return devnums;
+}
+
 static void
 scan_mounts (GHashTable *protected)
 {
   g_autofree char *contents = NULL;
-  g_autoptr (GHashTable) seen
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_auto (GStrv) lines = NULL;
+  g_autoptr (GPtrArray) devnums = NULL;
 
   if (!g_file_get_contents ("/proc/self/mountinfo", &contents, NULL, NULL))
     return;
-  lines = g_strsplit (contents, "\n", -1);
-  for (char **line = lines; *line != NULL; line++)
+  devnums = pp_protect_parse_mountinfo (contents);
+  for (guint i = 0; i < devnums->len; i++)
     {
-      /* "36 35 259:2 / / rw - ext4 /dev/nvme0n1p2 rw": the third field is
-       * the mounted device's major:minor. */
-      g_auto (GStrv) fields = g_strsplit (*line, " ", 4);
-      g_autofree char *link = NULL;
-
-      if (g_strv_length (fields) < 3 || g_str_has_prefix (fields[2], "0:")
-          || g_hash_table_contains (seen, fields[2]))
-        continue;
-      g_hash_table_add (seen, g_strdup (fields[2]));
-      link = g_build_filename ("/sys/dev/block", fields[2], NULL);
+      g_autofree char *link
+          = g_build_filename ("/sys/dev/block", devnums->pdata[i], NULL);
       mark_block (protected, link, 0);
     }
 }
@@ -83,7 +111,9 @@ mark_interface (GHashTable *protected, const char *ifname, int depth)
   g_autoptr (GDir) dir = NULL;
   const char *name;
 
-  if (strchr (ifname, '/') != NULL || g_str_equal (ifname, ".."))
+  /* Names below come from sysfs listings: still never a path. */
+  if (strchr (ifname, '/') != NULL || g_str_equal (ifname, "..")
+      || g_str_equal (ifname, "."))
     return;
   mark_path (protected, sysdir, PP_PROTECT_DEFAULT_ROUTE);
   if (depth >= MAX_DEPTH)
@@ -114,17 +144,36 @@ split_fields (const char *line)
   return fields;
 }
 
-static void
-scan_routes (GHashTable *protected)
+static gboolean
+is_ifname (const char *name)
 {
-  g_autofree char *v4 = NULL;
-  g_autofree char *v6 = NULL;
+  gsize len = strlen (name);
+
+  return len > 0 && len <= 15 && strchr (name, '/') == NULL
+         && !g_str_equal (name, ".") && !g_str_equal (name, "..");
+}
+
+static void
+add_ifname (GPtrArray *names, const char *name)
+{
+  if (!is_ifname (name))
+    return;
+  for (guint i = 0; i < names->len; i++)
+    if (g_str_equal (names->pdata[i], name))
+      return;
+  g_ptr_array_add (names, g_strdup (name));
+}
+
+GPtrArray *
+pp_protect_parse_default_routes (const char *route, const char *ipv6_route)
+{
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
 
   /* "eno1 00000000 0102A8C0 0003 0 0 100 00000000 0 0 0": the interface
-   * of each line whose destination and mask are 0. */
-  if (g_file_get_contents ("/proc/net/route", &v4, NULL, NULL))
+   * of each line whose destination and mask are 0; a header first. */
+  if (route != NULL)
     {
-      g_auto (GStrv) lines = g_strsplit (v4, "\n", -1);
+      g_auto (GStrv) lines = g_strsplit (route, "\n", -1);
       for (char **line = lines + (lines[0] != NULL); *line != NULL; line++)
         {
           g_autoptr (GPtrArray) fields = split_fields (*line);
@@ -132,15 +181,15 @@ scan_routes (GHashTable *protected)
           if (fields->len >= 8
               && g_str_equal (g_ptr_array_index (fields, 1), "00000000")
               && g_str_equal (g_ptr_array_index (fields, 7), "00000000"))
-            mark_interface (protected, g_ptr_array_index (fields, 0), 0);
+            add_ifname (names, g_ptr_array_index (fields, 0));
         }
     }
 
   /* "00000000000000000000000000000000 00 ... eno1": destination ::/0,
    * interface last. */
-  if (g_file_get_contents ("/proc/net/ipv6_route", &v6, NULL, NULL))
+  if (ipv6_route != NULL)
     {
-      g_auto (GStrv) lines = g_strsplit (v6, "\n", -1);
+      g_auto (GStrv) lines = g_strsplit (ipv6_route, "\n", -1);
       for (char **line = lines; *line != NULL; line++)
         {
           g_autoptr (GPtrArray) fields = split_fields (*line);
@@ -151,10 +200,24 @@ scan_routes (GHashTable *protected)
               && g_str_equal (g_ptr_array_index (fields, 1), "00")
               && !g_str_equal (g_ptr_array_index (fields, fields->len - 1),
                                "lo"))
-            mark_interface (protected,
-                            g_ptr_array_index (fields, fields->len - 1), 0);
+            add_ifname (names, g_ptr_array_index (fields, fields->len - 1));
         }
     }
+  return names;
+}
+
+static void
+scan_routes (GHashTable *protected)
+{
+  g_autofree char *v4 = NULL;
+  g_autofree char *v6 = NULL;
+  g_autoptr (GPtrArray) names = NULL;
+
+  g_file_get_contents ("/proc/net/route", &v4, NULL, NULL);
+  g_file_get_contents ("/proc/net/ipv6_route", &v6, NULL, NULL);
+  names = pp_protect_parse_default_routes (v4, v6);
+  for (guint i = 0; i < names->len; i++)
+    mark_interface (protected, names->pdata[i], 0);
 }
 
 GHashTable *

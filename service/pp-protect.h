@@ -21,4 +21,14 @@ G_BEGIN_DECLS
  * property, not found here.  Unreadable files count as "nothing there". */
 GHashTable *pp_protect_scan (void);
 
+/* The parsers behind it, for any text: the distinct MAJ:MIN of the
+ * mounted file systems backed by a device (major not 0) in @mountinfo,
+ * and the interfaces carrying a default route in @route (/proc/net/route)
+ * and @ipv6_route, either of which may be NULL.  Fields are not trusted:
+ * a MAJ:MIN that is not two numbers and an interface name that could not
+ * be one (empty, over 15 bytes, "/", ".", "..") are left out. */
+GPtrArray *pp_protect_parse_mountinfo (const char *mountinfo);
+GPtrArray *pp_protect_parse_default_routes (const char *route,
+                                            const char *ipv6_route);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 #include "pp-registry.h"
 
 #include "pp-iommu.h"
+#include "pp-monitor.h"
 #include "pp-protect.h"
 #include "pp-vfio.h"
 
@@ -332,17 +333,10 @@ handle_pci_add (PpRegistry *self, const char *syspath)
 }
 
 static void
-handle_vfio (PpRegistry *self, const char *sysname)
+handle_vfio (PpRegistry *self, int group)
 {
-  const char *number = g_str_has_prefix (sysname, "noiommu-")
-                           ? sysname + strlen ("noiommu-")
-                           : sysname;
-  GPtrArray *members;
-  guint64 group;
+  GPtrArray *members = pp_iommu_groups_get_members (self->groups, group);
 
-  if (!g_ascii_string_to_unsigned (number, 10, 0, G_MAXINT, &group, NULL))
-    return;
-  members = pp_iommu_groups_get_members (self->groups, (int) group);
   for (guint i = 0; members != NULL && i < members->len; i++)
     refresh_in_use (g_ptr_array_index (members, i));
 }
@@ -354,47 +348,47 @@ pp_registry_handle_uevent (PpRegistry *self,
                            const char *sysname,
                            const char *syspath)
 {
+  g_autofree char *address = NULL;
+  int group;
+  PpDevice *device;
+
   g_return_if_fail (PP_IS_REGISTRY (self));
 
-  if (action == NULL || subsystem == NULL || sysname == NULL)
-    return;
+  switch (pp_monitor_classify (action, subsystem, sysname, &address, &group))
+    {
+      case PP_UEVENT_IGNORE:
+        return;
+      case PP_UEVENT_VFIO_GROUP:
+        handle_vfio (self, group);
+        break;
+      case PP_UEVENT_PCI_ADD:
+        handle_pci_add (self, syspath);
+        break;
+      case PP_UEVENT_PCI_REMOVE:
+        /* The directory is gone already: drop what we know, read nothing. */
+        device = g_hash_table_lookup (self->devices, address);
+        if (device != NULL)
+          remove_device (self, device);
+        break;
+      case PP_UEVENT_PCI_CHANGE:
+        if (g_hash_table_contains (self->devices, address))
+          {
+            /* bind, unbind, change...: an unbind event names no driver, so
+             * re-read what sysfs says now rather than trust the event. */
+            pp_registry_refresh_device (self, address);
+          }
+        else
+          {
+            g_autoptr (GError) error = NULL;
+
+            /* An event for a device we never saw: we missed its add. */
+            g_message ("uevent %s for unknown device %s: re-reading sysfs",
+                       action, address);
+            if (!pp_registry_enumerate (self, &error))
+              g_warning ("re-reading sysfs failed: %s", error->message);
+          }
+        break;
+    }
   g_debug ("uevent %s %s %s", action, subsystem, sysname);
-
-  if (g_str_equal (subsystem, "vfio"))
-    {
-      handle_vfio (self, sysname);
-    }
-  else if (!g_str_equal (subsystem, "pci"))
-    {
-      return;
-    }
-  else if (g_str_equal (action, "add"))
-    {
-      handle_pci_add (self, syspath);
-    }
-  else if (g_str_equal (action, "remove"))
-    {
-      PpDevice *device = g_hash_table_lookup (self->devices, sysname);
-
-      /* The directory is gone already: drop what we know, read nothing. */
-      if (device != NULL)
-        remove_device (self, device);
-    }
-  else if (g_hash_table_contains (self->devices, sysname))
-    {
-      /* bind, unbind, change...: an unbind event names no driver, so
-       * re-read what sysfs says now rather than trust the event. */
-      pp_registry_refresh_device (self, sysname);
-    }
-  else
-    {
-      g_autoptr (GError) error = NULL;
-
-      /* An event for a device we never saw: we missed its add. */
-      g_message ("uevent %s for unknown device %s: re-reading sysfs", action,
-                 sysname);
-      if (!pp_registry_enumerate (self, &error))
-        g_warning ("re-reading sysfs failed: %s", error->message);
-    }
   g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
 }

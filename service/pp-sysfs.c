@@ -73,9 +73,29 @@ pp_sysfs_new (GError **error)
   return g_steal_pointer (&self);
 }
 
-/* Parses a sysfs number such as "0x10de" or "-1". */
-static gboolean
-parse_number (const char *text, guint base, gint64 min, gint64 max, gint64 *out)
+char *
+pp_sysfs_parse_override (const char *contents)
+{
+  g_autofree char *value = NULL;
+  char *newline;
+
+  if (contents == NULL)
+    return g_strdup ("");
+  value = g_strdup (contents);
+  /* Only the first line counts: the kernel ends the value there. */
+  newline = strchr (value, '\n');
+  if (newline != NULL)
+    *newline = '\0';
+  g_strstrip (value);
+  /* The kernel shows an unset override as "(null)". */
+  if (g_str_equal (value, "(null)"))
+    return g_strdup ("");
+  return g_steal_pointer (&value);
+}
+
+gboolean
+pp_sysfs_parse_number (
+    const char *text, guint base, gint64 min, gint64 max, gint64 *out)
 {
   g_autofree char *stripped = NULL;
   gint64 value;
@@ -108,7 +128,7 @@ read_required_hex (struct udev_device *dev,
 {
   const char *value = udev_device_get_sysattr_value (dev, attr);
 
-  if (parse_number (value, 16, 0, max, out))
+  if (pp_sysfs_parse_number (value, 16, 0, max, out))
     return TRUE;
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s/%s: %s%s%s",
@@ -128,8 +148,8 @@ read_optional_number (struct udev_device *dev,
 {
   gint64 value;
 
-  if (parse_number (udev_device_get_sysattr_value (dev, attr), base, min, max,
-                    &value))
+  if (pp_sysfs_parse_number (udev_device_get_sysattr_value (dev, attr), base,
+                             min, max, &value))
     return value;
   return fallback;
 }
@@ -147,8 +167,8 @@ read_link_basename (const char *syspath, const char *link)
   return g_path_get_basename (target);
 }
 
-static char **
-split_words (const char *text)
+char **
+pp_sysfs_split_words (const char *text)
 {
   g_auto (GStrv) words = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
@@ -206,20 +226,17 @@ read_udev_device (struct udev_device *dev, GError **error)
   driver = udev_device_get_driver (dev);
   info->driver = g_strdup (driver != NULL ? driver : "");
 
-  /* The kernel shows an unset override as "(null)". */
   override = udev_device_get_sysattr_value (dev, "driver_override");
-  if (override == NULL || g_str_equal (override, "(null)"))
-    override = "";
-  info->driver_override = g_strstrip (g_strdup (override));
+  info->driver_override = pp_sysfs_parse_override (override);
 
   info->boot_vga = read_optional_number (dev, "boot_vga", 10, 0, 1, 0) == 1;
 
-  info->reset_methods
-      = split_words (udev_device_get_sysattr_value (dev, "reset_method"));
+  info->reset_methods = pp_sysfs_split_words (
+      udev_device_get_sysattr_value (dev, "reset_method"));
 
   group = read_link_basename (syspath, "iommu_group");
   info->iommu_group = -1;
-  if (group != NULL && parse_number (group, 10, 0, G_MAXINT, &value))
+  if (group != NULL && pp_sysfs_parse_number (group, 10, 0, G_MAXINT, &value))
     info->iommu_group = (int) value;
 
   info->physfn = read_link_basename (syspath, "physfn");

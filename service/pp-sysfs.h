@@ -38,6 +38,19 @@ G_DECLARE_FINAL_TYPE (PpSysfs, pp_sysfs, PP, SYSFS, GObject)
 
 PpSysfs *pp_sysfs_new (GError **error);
 
+/* The parsers of attribute values, for any text.  A number such as
+ * "0x10de\n" or "-1" in @base within [@min, @max]; FALSE for anything
+ * else, NULL included. */
+gboolean pp_sysfs_parse_number (
+    const char *text, guint base, gint64 min, gint64 max, gint64 *out);
+
+/* driver_override's contents as a value: its first line, trimmed; ""
+ * for "(null)" (unset) and for NULL. */
+char *pp_sysfs_parse_override (const char *contents);
+
+/* The blank-separated words of @text (reset_method); empty for NULL. */
+char **pp_sysfs_split_words (const char *text);
+
 /* Reads every PCI function the kernel lists.  Returns an array of
  * PpSysfsDevice, sorted by address.  A device that cannot be read (it went
  * away during the walk) is left out with a debug message. */
