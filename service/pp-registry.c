@@ -117,13 +117,41 @@ apply_info (PpRegistry *self, PpDevice *device, const PpSysfsDevice *info)
   return old_group;
 }
 
+/* In use or not, for each of @devices (PpDevice), with one look at
+ * /proc for all of them. */
+static void
+refresh_in_use_all (GPtrArray *devices)
+{
+  g_autoptr (PpVfioUsers) users = pp_vfio_users_new ();
+
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpDevice *device = g_ptr_array_index (devices, i);
+
+      if (pp_iommu_driver_is_vfio (pp_device_get_driver (device)))
+        pp_vfio_users_add (users, pp_device_get_iommu_group (device),
+                           pp_device_get_address (device));
+    }
+  pp_vfio_users_scan (users);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpDevice *device = g_ptr_array_index (devices, i);
+
+      pp_device_set_in_use (
+          device, pp_iommu_driver_is_vfio (pp_device_get_driver (device))
+                      && pp_vfio_users_in_use (
+                          users, pp_device_get_iommu_group (device),
+                          pp_device_get_address (device)));
+    }
+}
+
 static void
 refresh_in_use (PpDevice *device)
 {
-  pp_device_set_in_use (
-      device, pp_iommu_driver_is_vfio (pp_device_get_driver (device))
-                  && pp_vfio_in_use (pp_device_get_iommu_group (device),
-                                     pp_device_get_address (device)));
+  g_autoptr (GPtrArray) one = g_ptr_array_new ();
+
+  g_ptr_array_add (one, device);
+  refresh_in_use_all (one);
 }
 
 static void
@@ -237,7 +265,7 @@ pp_registry_get_group_members (PpRegistry *self, int group)
 }
 
 static void
-apply_host_state (PpDevice *device, GHashTable *protected)
+apply_protection (PpDevice *device, GHashTable *protected)
 {
   const char *reason
       = g_hash_table_lookup (protected, pp_device_get_address (device));
@@ -247,13 +275,13 @@ apply_host_state (PpDevice *device, GHashTable *protected)
   if (pp_device_get_boot_vga (device))
     reason = PP_PROTECT_BOOT_VGA;
   pp_device_set_protection_reason (device, reason);
-  refresh_in_use (device);
 }
 
 void
 pp_registry_update_host_state (PpRegistry *self)
 {
   g_autoptr (GHashTable) protected = pp_protect_scan ();
+  g_autoptr (GPtrArray) devices = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
 
@@ -261,7 +289,11 @@ pp_registry_update_host_state (PpRegistry *self)
 
   g_hash_table_iter_init (&iter, self->devices);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    apply_host_state (value, protected);
+    {
+      apply_protection (value, protected);
+      g_ptr_array_add (devices, value);
+    }
+  refresh_in_use_all (devices);
 }
 
 void
@@ -323,7 +355,8 @@ handle_pci_add (PpRegistry *self, const char *syspath)
   pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
   {
     g_autoptr (GHashTable) protected = pp_protect_scan ();
-    apply_host_state (device, protected);
+    apply_protection (device, protected);
+    refresh_in_use (device);
   }
   g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0, device);
 
@@ -337,8 +370,8 @@ handle_vfio (PpRegistry *self, int group)
 {
   GPtrArray *members = pp_iommu_groups_get_members (self->groups, group);
 
-  for (guint i = 0; members != NULL && i < members->len; i++)
-    refresh_in_use (g_ptr_array_index (members, i));
+  if (members != NULL)
+    refresh_in_use_all (members);
 }
 
 void

@@ -1,6 +1,9 @@
 #include "pp-vfio.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <gio/gio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +12,54 @@ typedef struct
   dev_t dev;
   ino_t ino;
 } NodeId;
+
+static guint
+node_hash (gconstpointer key)
+{
+  const NodeId *id = key;
+
+  return g_int64_hash (&(gint64){ (gint64) id->ino })
+         ^ g_int64_hash (&(gint64){ (gint64) id->dev });
+}
+
+static gboolean
+node_equal (gconstpointer a, gconstpointer b)
+{
+  const NodeId *x = a;
+  const NodeId *y = b;
+
+  return x->dev == y->dev && x->ino == y->ino;
+}
+
+struct _PpVfioUsers
+{
+  GHashTable *nodes;   /* NodeId -> path: what to look for */
+  GHashTable *held;    /* paths found open */
+  GHashTable *devices; /* address -> cdev path ("" without one) */
+};
+
+PpVfioUsers *
+pp_vfio_users_new (void)
+{
+  PpVfioUsers *users = g_new0 (PpVfioUsers, 1);
+
+  users->nodes = g_hash_table_new_full (node_hash, node_equal, g_free, g_free);
+  users->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  users->devices
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return users;
+}
+
+void
+pp_vfio_users_free (PpVfioUsers *users)
+{
+  if (users == NULL)
+    return;
+  g_hash_table_unref (users->nodes);
+  g_hash_table_unref (users->held);
+  g_hash_table_unref (users->devices);
+  g_free (users);
+}
 
 static gboolean
 node_id (const char *path, NodeId *out)
@@ -22,69 +73,118 @@ node_id (const char *path, NodeId *out)
   return TRUE;
 }
 
-static gboolean
-process_holds (const char *pid, const NodeId *nodes, guint n_nodes)
+static void
+watch_node (PpVfioUsers *users, const char *path)
 {
-  g_autofree char *fd_dir = g_build_filename ("/proc", pid, "fd", NULL);
-  g_autoptr (GDir) dir = g_dir_open (fd_dir, 0, NULL);
-  const char *fd;
+  NodeId id;
 
-  while (dir != NULL && (fd = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (fd_dir, fd, NULL);
-      NodeId id;
-
-      if (!node_id (path, &id))
-        continue;
-      for (guint i = 0; i < n_nodes; i++)
-        if (id.dev == nodes[i].dev && id.ino == nodes[i].ino)
-          return TRUE;
-    }
-  return FALSE;
+  if (node_id (path, &id))
+    g_hash_table_replace (users->nodes, g_memdup2 (&id, sizeof id),
+                          g_strdup (path));
 }
 
-gboolean
-pp_vfio_in_use (int group, const char *address)
+static char *
+group_node (int group)
 {
-  NodeId nodes[2];
-  guint n_nodes = 0;
-  g_autofree char *group_node = NULL;
+  return g_strdup_printf ("/dev/vfio/%d", group);
+}
+
+void
+pp_vfio_users_add (PpVfioUsers *users, int group, const char *address)
+{
+  g_autofree char *group_path = NULL;
   g_autofree char *cdev_dir = NULL;
-  g_autoptr (GDir) proc = NULL;
-  const char *name;
+  g_autoptr (GDir) dir = NULL;
+  const char *cdev;
+  char *cdev_path = NULL;
 
-  if (group < 0)
-    return FALSE;
-
-  group_node = g_strdup_printf ("/dev/vfio/%d", group);
-  if (node_id (group_node, &nodes[n_nodes]))
-    n_nodes++;
+  if (group < 0 || g_hash_table_contains (users->devices, address))
+    return;
+  group_path = group_node (group);
+  watch_node (users, group_path);
 
   /* Since 6.6 a device can also be opened alone, through iommufd. */
   cdev_dir
       = g_build_filename ("/sys/bus/pci/devices", address, "vfio-dev", NULL);
-  {
-    g_autoptr (GDir) dir = g_dir_open (cdev_dir, 0, NULL);
-    const char *cdev = dir != NULL ? g_dir_read_name (dir) : NULL;
-
-    if (cdev != NULL)
-      {
-        g_autofree char *path
-            = g_build_filename ("/dev/vfio/devices", cdev, NULL);
-        if (node_id (path, &nodes[n_nodes]))
-          n_nodes++;
-      }
-  }
-  if (n_nodes == 0)
-    return FALSE;
-
-  proc = g_dir_open ("/proc", 0, NULL);
-  while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+  dir = g_dir_open (cdev_dir, 0, NULL);
+  cdev = dir != NULL ? g_dir_read_name (dir) : NULL;
+  if (cdev != NULL && strchr (cdev, '/') == NULL)
     {
-      if (!g_ascii_isdigit (name[0]))
-        continue;
-      if (process_holds (name, nodes, n_nodes))
-        return TRUE;
+      cdev_path = g_build_filename ("/dev/vfio/devices", cdev, NULL);
+      watch_node (users, cdev_path);
     }
-  return FALSE;
+  g_hash_table_insert (users->devices, g_strdup (address),
+                       cdev_path != NULL ? cdev_path : g_strdup (""));
+}
+
+/* Relative to the directory's descriptor: the kernel looks up one name,
+ * not the whole /proc/PID/fd/N path, for each of thousands of fds. */
+static void
+scan_process (PpVfioUsers *users, int proc_fd, const char *pid)
+{
+  g_autofree char *fd_dir = g_build_filename (pid, "fd", NULL);
+  int dir_fd = openat (proc_fd, fd_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir;
+  struct dirent *entry;
+
+  if (dir_fd < 0)
+    return;
+  dir = fdopendir (dir_fd);
+  if (dir == NULL)
+    {
+      close (dir_fd);
+      return;
+    }
+  while ((entry = readdir (dir)) != NULL)
+    {
+      struct stat st;
+      NodeId id;
+      const char *node;
+
+      if (entry->d_name[0] == '.'
+          || fstatat (dir_fd, entry->d_name, &st, 0) < 0)
+        continue;
+      id.dev = st.st_dev;
+      id.ino = st.st_ino;
+      node = g_hash_table_lookup (users->nodes, &id);
+      if (node != NULL)
+        g_hash_table_add (users->held, g_strdup (node));
+    }
+  closedir (dir);
+}
+
+void
+pp_vfio_users_scan (PpVfioUsers *users)
+{
+  DIR *proc;
+  struct dirent *entry;
+
+  if (g_hash_table_size (users->nodes) == 0)
+    return;
+  proc = opendir ("/proc");
+  if (proc == NULL)
+    return;
+  while ((entry = readdir (proc)) != NULL)
+    {
+      if (!g_ascii_isdigit (entry->d_name[0]))
+        continue;
+      scan_process (users, dirfd (proc), entry->d_name);
+      if (g_hash_table_size (users->held) == g_hash_table_size (users->nodes))
+        break; /* everything asked about is held: nothing more to learn */
+    }
+  closedir (proc);
+}
+
+gboolean
+pp_vfio_users_in_use (PpVfioUsers *users, int group, const char *address)
+{
+  g_autofree char *group_path = NULL;
+  const char *cdev_path = g_hash_table_lookup (users->devices, address);
+
+  if (group < 0)
+    return FALSE;
+  group_path = group_node (group);
+  return g_hash_table_contains (users->held, group_path)
+         || (cdev_path != NULL && *cdev_path != '\0'
+             && g_hash_table_contains (users->held, cdev_path));
 }

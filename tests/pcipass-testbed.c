@@ -63,6 +63,61 @@ have_preload (void)
   return preload != NULL && strstr (preload, "libumockdev-preload") != NULL;
 }
 
+#define NAMESPACE_ENV "PP_TESTBED_NAMESPACE"
+
+/* umockdev sends uevents over unix datagram sockets and aborts when a
+ * receiver's queue is full; the queue is net.unix.max_dgram_qlen long (10
+ * on most hosts) where the kernel's netlink socket holds megabytes.  With
+ * a simulated kernel, a burst of binds would stop it, so it runs in a
+ * private user and network namespace whose queue is 4096 long (as the
+ * tests that load it do), leaving the host's setting alone.  Where user
+ * namespaces are not allowed it says so and runs as it is. */
+static void
+reexec_in_namespace (char **argv)
+{
+  const char *const probe[]
+      = { "unshare", "--map-root-user", "--net", "true", NULL };
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  int status = -1;
+
+  g_setenv (NAMESPACE_ENV, "1", TRUE);
+  if (!g_spawn_sync (NULL, (char **) probe, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
+                         | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &status, NULL)
+      || !g_spawn_check_wait_status (status, NULL))
+    {
+      fprintf (stderr, "pcipass-testbed: no private network namespace here "
+                       "(unshare --map-root-user --net failed): a burst of "
+                       "more than 10 uevents may stop the simulated kernel\n");
+      return;
+    }
+
+  g_ptr_array_add (args, (gpointer) "unshare");
+  g_ptr_array_add (args, (gpointer) "--map-root-user");
+  g_ptr_array_add (args, (gpointer) "--net");
+  g_ptr_array_add (args, (gpointer) "--");
+  g_ptr_array_add (args, (gpointer) "sh");
+  g_ptr_array_add (args, (gpointer) "-c");
+  g_ptr_array_add (args,
+                   (gpointer) "echo 4096 > /proc/sys/net/unix/max_dgram_qlen "
+                              "&& exec \"$0\" \"$@\"");
+  g_ptr_array_add (args, (gpointer) "/proc/self/exe");
+  for (int i = 1; argv[i] != NULL; i++)
+    g_ptr_array_add (args, argv[i]);
+  g_ptr_array_add (args, NULL);
+  {
+    /* sh's $0 must name this program, not sh's own /proc/self/exe. */
+    g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+    if (self != NULL)
+      args->pdata[7] = self;
+    execvp ("unshare", (char **) args->pdata);
+  }
+  fprintf (stderr, "pcipass-testbed: cannot run unshare: %s\n",
+           g_strerror (errno));
+  exit (EXIT_FAILURE);
+}
+
 /* The preload must be in place before the process starts, so the only way
  * to add it is to start again. */
 static void G_GNUC_NORETURN
@@ -239,6 +294,8 @@ main (int argc, char **argv)
     }
   fixture = argv[i];
 
+  if (with_kernel && g_getenv (NAMESPACE_ENV) == NULL)
+    reexec_in_namespace (argv);
   if (!have_preload ())
     reexec_with_preload (argv);
 
