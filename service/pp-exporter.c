@@ -10,6 +10,7 @@
 #include "pp-validate.h"
 #include "pp-dbus-generated.h"
 #include "pp-error.h"
+#include "pp-limits.h"
 #include "pp-options.h"
 
 #include <sys/utsname.h>
@@ -19,6 +20,8 @@
 struct _PpExporter
 {
   GObject parent_instance;
+
+  PpLimits *limits; /* per-caller shares of the connection */
 
   PpRegistry *registry;
   PpBinder *binder;
@@ -561,6 +564,8 @@ pp_exporter_export (PpExporter *self, GDBusConnection *connection)
   self->done_id = g_signal_connect (self->registry, "changes-done",
                                     G_CALLBACK (on_changes_done), self);
 
+  /* Before the first call can arrive: every one is counted. */
+  self->limits = pp_limits_new (connection);
   /* Going on the bus last: the tree appears whole. */
   g_dbus_object_manager_server_set_connection (self->server, connection);
 }
@@ -589,6 +594,7 @@ pp_exporter_dispose (GObject *object)
   g_clear_object (&self->registry);
   g_clear_object (&self->binder);
   g_clear_object (&self->auth);
+  g_clear_pointer (&self->limits, pp_limits_free);
   g_clear_pointer (&self->dirty, g_hash_table_unref);
   g_clear_object (&self->manager);
   g_clear_pointer (&self->proc_dir, g_free);
