@@ -105,6 +105,12 @@ bind_from_other_client (Fixture *fx)
           G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
 
       g_assert_no_error (error);
+      {
+        g_autoptr (GVariant) steps = g_variant_get_child_value (reply, 0);
+
+        /* Both moved the group's two functions. */
+        g_assert_cmpuint (g_variant_n_children (steps), ==, 2);
+      }
     }
   return (double) (g_get_monotonic_time () - start) / 1000.0;
 }
@@ -315,6 +321,7 @@ test_deaf_client (Fixture *fx, gconstpointer data)
         "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL, NULL,
         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
     g_assert_no_error (error);
+    g_assert_nonnull (objects);
   }
   report (fx, "a caller that never reads 5000 replies", &t, hwm, bind_ms);
 

@@ -176,6 +176,7 @@ on_probe_reply (GObject *source, GAsyncResult *result, gpointer user_data)
   double ms = (double) (g_get_monotonic_time () - s->probe_sent) / 1000.0;
 
   g_assert_no_error (error);
+  g_assert_nonnull (reply);
   g_array_append_val (s->probe_ms, ms);
   s->probe_in_flight = FALSE;
 }
