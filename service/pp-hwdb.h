@@ -14,11 +14,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpHwdb, pp_hwdb_free)
 
 gboolean pp_hwdb_is_available (PpHwdb *hwdb);
 
-/* Sets newly allocated names, "" for what the database does not know. */
+/* Sets the names, "" for what the database does not know.  They are
+ * interned strings: valid for the life of the process, shared by every
+ * device with the same IDs.  Each pair of IDs is looked up once. */
 void pp_hwdb_lookup (PpHwdb *hwdb,
                      guint16 vendor_id,
                      guint16 device_id,
-                     char **vendor_name,
-                     char **device_name);
+                     const char **vendor_name,
+                     const char **device_name);
 
 G_END_DECLS

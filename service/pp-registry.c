@@ -81,14 +81,13 @@ pp_registry_new (PpSysfs *sysfs, PpHwdb *hwdb)
 static PpDevice *
 create_device (PpRegistry *self, const PpSysfsDevice *info)
 {
-  g_autofree char *vendor_name = NULL;
-  g_autofree char *device_name = NULL;
+  const char *vendor_name = "";
+  const char *device_name = "";
 
   if (self->hwdb != NULL)
     pp_hwdb_lookup (self->hwdb, info->vendor_id, info->device_id, &vendor_name,
                     &device_name);
-  return pp_device_new (info, vendor_name ? vendor_name : "",
-                        device_name ? device_name : "");
+  return pp_device_new (info, vendor_name, device_name);
 }
 
 static PpDevice *
