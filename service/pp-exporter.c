@@ -11,6 +11,7 @@
 #include "pp-dbus-generated.h"
 #include "pp-error.h"
 #include "pp-limits.h"
+#include "pp-object-tree.h"
 #include "pp-options.h"
 
 #include <sys/utsname.h>
@@ -30,79 +31,10 @@ struct _PpExporter
   char *proc_dir;
   char *dev_dir;
   PpDbusManager *manager;
-  GDBusObjectManagerServer *server;
-  GHashTable *dirty; /* PpDbusDevice skeletons with unannounced changes */
-  gulong added_id;
-  gulong removed_id;
-  gulong done_id;
+  PpObjectTree *tree; /* the devices and the ObjectManager */
 };
 
 G_DEFINE_TYPE (PpExporter, pp_exporter, G_TYPE_OBJECT)
-
-/* Properties that travel with the same name and type on both sides. */
-static const char *const plain_properties[] = {
-  "address",
-  "vendor-id",
-  "device-id",
-  "subsystem-vendor-id",
-  "subsystem-device-id",
-  "revision",
-  "class-code",
-  "vendor-name",
-  "device-name",
-  "type",
-  "driver",
-  "driver-override",
-  "original-driver",
-  "state",
-  "iommu-group",
-  "group-viable",
-  "numa-node",
-  "boot-vga",
-  "reset-methods",
-  "protection-reason",
-  NULL,
-};
-
-/* The model names related devices by address; the bus by object path. */
-static const char *const address_list_properties[] = {
-  "iommu-group-devices",
-  "virtual-functions",
-  NULL,
-};
-
-static gboolean
-address_to_path (GBinding *binding,
-                 const GValue *from,
-                 GValue *to,
-                 gpointer user_data)
-{
-  const char *address = g_value_get_string (from);
-
-  if (address == NULL || *address == '\0')
-    g_value_set_string (to, "/");
-  else
-    g_value_take_string (to, pp_address_to_object_path (address));
-  return TRUE;
-}
-
-static gboolean
-addresses_to_paths (GBinding *binding,
-                    const GValue *from,
-                    GValue *to,
-                    gpointer user_data)
-{
-  const char *const *addresses = g_value_get_boxed (from);
-  g_autoptr (GStrvBuilder) paths = g_strv_builder_new ();
-
-  for (; addresses != NULL && *addresses != NULL; addresses++)
-    {
-      g_autofree char *path = pp_address_to_object_path (*addresses);
-      g_strv_builder_add (paths, path);
-    }
-  g_value_take_boxed (to, g_strv_builder_end (paths));
-  return TRUE;
-}
 
 /* One Bind or Unbind call, from the handler to the reply. */
 typedef struct
@@ -331,31 +263,24 @@ return_checks (GDBusMethodInvocation *invocation, GPtrArray *checks)
       g_variant_new_tuple ((GVariant *[]){ pp_checks_to_variant (checks) }, 1));
 }
 
-static gboolean
-on_handle_validate (PpDbusDevice *iface,
-                    GDBusMethodInvocation *invocation,
-                    GVariant *options,
-                    gpointer user_data)
+static void
+handle_validate (PpExporter *self,
+                 GDBusMethodInvocation *invocation,
+                 PpDevice *device,
+                 GVariant *options)
 {
-  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
-  const char *address = pp_dbus_device_get_address (iface);
   g_autoptr (GHashTable) values = NULL;
   g_autoptr (GPtrArray) checks = NULL;
   g_autoptr (GError) error = NULL;
-  PpDevice *device;
 
   values = pp_options_parse (options, no_options, &error);
-  device = pp_registry_lookup (self->registry, address);
-  if (values != NULL && device == NULL)
-    g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone", address);
-  if (error != NULL)
+  if (values == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
-      return TRUE;
+      return;
     }
   checks = pp_validate_device (self->registry, device);
   return_checks (invocation, checks);
-  return TRUE;
 }
 
 static void
@@ -422,107 +347,29 @@ on_handle_validate_config (PpDbusManager *iface,
   return TRUE;
 }
 
-static gboolean
-on_handle_bind (PpDbusDevice *iface,
-                GDBusMethodInvocation *invocation,
-                GVariant *options,
-                gpointer user_data)
-{
-  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
-
-  return handle_operation (self, invocation, PP_OPERATION_BIND,
-                           pp_dbus_device_get_address (iface), options);
-}
-
-static gboolean
-on_handle_unbind (PpDbusDevice *iface,
+/* A method call on a device object, from PpObjectTree. */
+static void
+on_device_method (PpDevice *device,
+                  const char *method,
+                  GVariant *parameters,
                   GDBusMethodInvocation *invocation,
-                  GVariant *options,
                   gpointer user_data)
 {
-  PpExporter *self = g_object_get_data (G_OBJECT (iface), "pp-exporter");
-
-  return handle_operation (self, invocation, PP_OPERATION_UNBIND,
-                           pp_dbus_device_get_address (iface), options);
-}
-
-static void
-on_skeleton_notify (GObject *iface, GParamSpec *pspec, gpointer user_data)
-{
   PpExporter *self = user_data;
-
-  g_hash_table_add (self->dirty, g_object_ref (iface));
-}
-
-/* Announces what one uevent or operation changed now, as one
- * PropertiesChanged per object, rather than whenever the skeletons'
- * idle handlers run and merge it with the next change. */
-static void
-on_changes_done (PpRegistry *registry, gpointer user_data)
-{
-  PpExporter *self = user_data;
-  GHashTableIter iter;
-  gpointer iface;
-
-  g_hash_table_iter_init (&iter, self->dirty);
-  while (g_hash_table_iter_next (&iter, &iface, NULL))
-    {
-      g_dbus_interface_skeleton_flush (G_DBUS_INTERFACE_SKELETON (iface));
-      g_hash_table_iter_remove (&iter);
-    }
-}
-
-static void
-export_device (PpExporter *self, PpDevice *device)
-{
+  g_autoptr (GVariant) options = g_variant_get_child_value (parameters, 0);
   const char *address = pp_device_get_address (device);
-  g_autofree char *path = pp_address_to_object_path (address);
-  g_autoptr (PpDbusObjectSkeleton) object = pp_dbus_object_skeleton_new (path);
-  g_autoptr (PpDbusDevice) iface = pp_dbus_device_skeleton_new ();
 
-  for (const char *const *p = plain_properties; *p != NULL; p++)
-    g_object_bind_property (device, *p, iface, *p, G_BINDING_SYNC_CREATE);
-  for (const char *const *p = address_list_properties; *p != NULL; p++)
-    g_object_bind_property_full (device, *p, iface, *p, G_BINDING_SYNC_CREATE,
-                                 addresses_to_paths, NULL, NULL, NULL);
-  g_object_bind_property_full (device, "physical-function", iface,
-                               "physical-function", G_BINDING_SYNC_CREATE,
-                               address_to_path, NULL, NULL, NULL);
-
-  g_object_set_data (G_OBJECT (iface), "pp-exporter", self);
-  g_signal_connect (iface, "handle-bind", G_CALLBACK (on_handle_bind), NULL);
-  g_signal_connect (iface, "handle-unbind", G_CALLBACK (on_handle_unbind),
-                    NULL);
-  g_signal_connect (iface, "handle-validate", G_CALLBACK (on_handle_validate),
-                    NULL);
-  pp_dbus_object_skeleton_set_device (object, iface);
-  g_signal_connect_object (iface, "notify", G_CALLBACK (on_skeleton_notify),
-                           self, 0);
-  g_dbus_object_manager_server_export (self->server,
-                                       G_DBUS_OBJECT_SKELETON (object));
-}
-
-static void
-on_device_added (PpRegistry *registry, PpDevice *device, gpointer user_data)
-{
-  export_device (PP_EXPORTER (user_data), device);
-}
-
-static void
-on_device_removed (PpRegistry *registry, PpDevice *device, gpointer user_data)
-{
-  PpExporter *self = PP_EXPORTER (user_data);
-  g_autofree char *path
-      = pp_address_to_object_path (pp_device_get_address (device));
-
-  g_dbus_object_manager_server_unexport (self->server, path);
+  if (g_str_equal (method, "Bind"))
+    handle_operation (self, invocation, PP_OPERATION_BIND, address, options);
+  else if (g_str_equal (method, "Unbind"))
+    handle_operation (self, invocation, PP_OPERATION_UNBIND, address, options);
+  else
+    handle_validate (self, invocation, device, options);
 }
 
 static void
 export_manager (PpExporter *self)
 {
-  g_autoptr (PpDbusObjectSkeleton) object
-      = pp_dbus_object_skeleton_new (PP_MANAGER_PATH);
   g_autoptr (PpDbusManager) iface = pp_dbus_manager_skeleton_new ();
   struct utsname uts;
 
@@ -537,37 +384,31 @@ export_manager (PpExporter *self)
                     G_CALLBACK (on_handle_validate_host), self);
   g_signal_connect (iface, "handle-validate-config",
                     G_CALLBACK (on_handle_validate_config), self);
-  pp_dbus_object_skeleton_set_manager (object, iface);
-  g_dbus_object_manager_server_export (self->server,
-                                       G_DBUS_OBJECT_SKELETON (object));
 }
 
 void
 pp_exporter_export (PpExporter *self, GDBusConnection *connection)
 {
-  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_return_if_fail (PP_IS_EXPORTER (self));
-  g_return_if_fail (self->server == NULL);
+  g_return_if_fail (self->tree == NULL);
 
-  self->server = g_dbus_object_manager_server_new (PP_OBJECT_ROOT);
   export_manager (self);
-
-  devices = pp_registry_get_devices (self->registry);
-  for (guint i = 0; i < devices->len; i++)
-    export_device (self, g_ptr_array_index (devices, i));
-
-  self->added_id = g_signal_connect (self->registry, "device-added",
-                                     G_CALLBACK (on_device_added), self);
-  self->removed_id = g_signal_connect (self->registry, "device-removed",
-                                       G_CALLBACK (on_device_removed), self);
-  self->done_id = g_signal_connect (self->registry, "changes-done",
-                                    G_CALLBACK (on_changes_done), self);
+  /* Registered before the bus name is owned, so no client sees it half
+   * built; the manager's properties reach the bus only once exported. */
+  if (!g_dbus_interface_skeleton_export (
+          G_DBUS_INTERFACE_SKELETON (self->manager), connection,
+          PP_MANAGER_PATH, &error))
+    g_error ("cannot export %s: %s", PP_MANAGER_PATH, error->message);
+  self->tree = pp_object_tree_new (self->registry,
+                                   G_DBUS_INTERFACE_SKELETON (self->manager),
+                                   PP_MANAGER_PATH, on_device_method, self);
+  if (!pp_object_tree_export (self->tree, connection, &error))
+    g_error ("cannot export the device tree: %s", error->message);
 
   /* Before the first call can arrive: every one is counted. */
   self->limits = pp_limits_new (connection);
-  /* Going on the bus last: the tree appears whole. */
-  g_dbus_object_manager_server_set_connection (self->server, connection);
 }
 
 void
@@ -575,13 +416,13 @@ pp_exporter_unexport (PpExporter *self)
 {
   g_return_if_fail (PP_IS_EXPORTER (self));
 
-  g_clear_signal_handler (&self->added_id, self->registry);
-  g_clear_signal_handler (&self->removed_id, self->registry);
-  g_clear_signal_handler (&self->done_id, self->registry);
-  g_hash_table_remove_all (self->dirty);
-  if (self->server != NULL)
-    g_dbus_object_manager_server_set_connection (self->server, NULL);
-  g_clear_object (&self->server);
+  g_clear_pointer (&self->tree, pp_object_tree_free);
+  if (self->manager != NULL
+      && g_dbus_interface_skeleton_get_connection (
+             G_DBUS_INTERFACE_SKELETON (self->manager))
+             != NULL)
+    g_dbus_interface_skeleton_unexport (
+        G_DBUS_INTERFACE_SKELETON (self->manager));
 }
 
 static void
@@ -595,7 +436,6 @@ pp_exporter_dispose (GObject *object)
   g_clear_object (&self->binder);
   g_clear_object (&self->auth);
   g_clear_pointer (&self->limits, pp_limits_free);
-  g_clear_pointer (&self->dirty, g_hash_table_unref);
   g_clear_object (&self->manager);
   g_clear_pointer (&self->proc_dir, g_free);
   g_clear_pointer (&self->dev_dir, g_free);
@@ -611,8 +451,6 @@ pp_exporter_class_init (PpExporterClass *klass)
 static void
 pp_exporter_init (PpExporter *self)
 {
-  self->dirty = g_hash_table_new_full (g_direct_hash, g_direct_equal,
-                                       g_object_unref, NULL);
 }
 
 PpExporter *

@@ -1,11 +1,10 @@
 /* PpExporter: publishes the registry on D-Bus.
  *
- * The only module that knows the bus: it creates the ObjectManager at
- * /io/github/pcipassd, the manager object, and one object per PpDevice
- * whose properties are bound to the model's, so a change in the model is
- * a PropertiesChanged on the bus.  Bind and Unbind calls are checked
- * (options, polkit) here and carried out by PpBinder.  It never reads
- * sysfs.
+ * With PpObjectTree, the only module that knows the bus: it exports the
+ * manager object and hands the device objects and the ObjectManager at
+ * /io/github/pcipassd to PpObjectTree, which answers them from the
+ * model.  Method calls are checked (options, polkit) here and carried
+ * out by PpBinder, PpValidate and PpConfig.  It never reads sysfs.
  */
 #pragma once
 

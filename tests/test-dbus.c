@@ -364,6 +364,91 @@ test_bad_option (Fixture *fx, gconstpointer data)
   g_assert_cmpint (pp_test_wait_process (proc), ==, 2);
 }
 
+typedef struct
+{
+  guint n;
+  GVariant *changed; /* the last PropertiesChanged's a{sv} */
+} Changes;
+
+static void
+on_properties_changed (GDBusConnection *connection,
+                       const char *sender,
+                       const char *path,
+                       const char *iface,
+                       const char *signal,
+                       GVariant *params,
+                       gpointer user_data)
+{
+  Changes *c = user_data;
+
+  c->n++;
+  g_clear_pointer (&c->changed, g_variant_unref);
+  c->changed = g_variant_get_child_value (params, 1);
+}
+
+static gint32
+managed_numa_node (Fixture *fx, const char *path)
+{
+  g_autoptr (GVariant) reply
+      = call (fx, PP_OBJECT_ROOT, "org.freedesktop.DBus.ObjectManager",
+              "GetManagedObjects", NULL, "(a{oa{sa{sv}}})");
+  g_autoptr (GVariant) objects = g_variant_get_child_value (reply, 0);
+  g_autoptr (GVariant) ifaces = NULL;
+  g_autoptr (GVariant) props = NULL;
+  gint32 numa;
+
+  g_assert_true (g_variant_lookup (objects, path, "@a{sa{sv}}", &ifaces));
+  g_assert_true (g_variant_lookup (ifaces, DEVICE_IFACE, "@a{sv}", &props));
+  g_assert_true (g_variant_lookup (props, "NumaNode", "i", &numa));
+  return numa;
+}
+
+/* The GetManagedObjects reply is built once and kept: a change must
+ * show in the next one, and go out as one PropertiesChanged with only
+ * what changed. */
+static void
+test_reply_follows_changes (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *devpath = pp_testbed_get_devpath (testbed, "0000:01:00.0");
+  g_autofree char *root = pp_testbed_get_root (testbed);
+  g_autofree char *numa = g_strconcat (root, devpath, "/numa_node", NULL);
+  g_autofree char *path = pp_address_to_object_path ("0000:01:00.0");
+  Changes c = { 0, NULL };
+  guint sub;
+  gint32 before;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+  sub = g_dbus_connection_signal_subscribe (
+      fx->bus->connection, NULL, "org.freedesktop.DBus.Properties",
+      "PropertiesChanged", path, DEVICE_IFACE, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_properties_changed, &c, NULL);
+  before = managed_numa_node (fx, path);
+  g_assert_cmpint (managed_numa_node (fx, path), ==, before);
+
+  g_assert_true (
+      g_file_set_contents (numa, before == 1 ? "0\n" : "1\n", -1, NULL));
+  umockdev_testbed_uevent (testbed, devpath, "change");
+  {
+    gint64 deadline
+        = g_get_monotonic_time () + PP_TEST_TIMEOUT * G_USEC_PER_SEC;
+
+    while (c.n == 0 && g_get_monotonic_time () < deadline)
+      g_main_context_iteration (NULL, TRUE);
+  }
+  g_assert_cmpuint (c.n, ==, 1);
+  g_assert_cmpuint (g_variant_n_children (c.changed), ==, 1);
+  {
+    gint32 now;
+
+    g_assert_true (g_variant_lookup (c.changed, "NumaNode", "i", &now));
+    g_assert_cmpint (now, ==, before == 1 ? 0 : 1);
+  }
+  g_assert_cmpint (managed_numa_node (fx, path), ==, before == 1 ? 0 : 1);
+
+  g_dbus_connection_signal_unsubscribe (fx->bus->connection, sub);
+  g_clear_pointer (&c.changed, g_variant_unref);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -388,6 +473,8 @@ main (int argc, char **argv)
               test_name_owner, fixture_teardown);
   g_test_add ("/dbus/bad-option", Fixture, "workstation", fixture_setup,
               test_bad_option, fixture_teardown);
+  g_test_add ("/dbus/reply-follows-changes", Fixture, "workstation",
+              fixture_setup, test_reply_follows_changes, fixture_teardown);
 
   status = g_test_run ();
   g_object_unref (testbed);
