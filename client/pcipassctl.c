@@ -89,10 +89,10 @@ print_table (PpTable *table, const char *indent)
 }
 
 static char *
-format_id (PpDbusDevice *device)
+format_id (PpCtlDevice *device)
 {
-  return g_strdup_printf ("%04x:%04x", pp_dbus_device_get_vendor_id (device),
-                          pp_dbus_device_get_device_id (device));
+  return g_strdup_printf ("%04x:%04x", pp_ctl_device_get_vendor_id (device),
+                          pp_ctl_device_get_device_id (device));
 }
 
 static char *
@@ -126,35 +126,34 @@ cmd_list (const PpCtlOptions *options, GError **error)
 
   for (guint i = 0; i < inventory->devices->len; i++)
     {
-      PpDbusDevice *device = g_ptr_array_index (inventory->devices, i);
+      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
 
       if (options->type == NULL
-          || g_strcmp0 (pp_dbus_device_get_type_ (device), options->type) == 0)
+          || g_strcmp0 (pp_ctl_device_get_type_ (device), options->type) == 0)
         g_ptr_array_add (devices, device);
     }
 
   if (options->json)
     {
-      g_autoptr (JsonNode) root = pp_ctl_json_devices (inventory, devices);
-      print_json (root);
+      pp_ctl_json_print_devices (inventory, devices, stdout);
       return TRUE;
     }
 
   table = pp_table_new (G_N_ELEMENTS (headers), headers);
   for (guint i = 0; i < devices->len; i++)
     {
-      PpDbusDevice *device = g_ptr_array_index (devices, i);
+      PpCtlDevice *device = g_ptr_array_index (devices, i);
       g_autofree char *id = format_id (device);
       g_autofree char *group
-          = format_number (pp_dbus_device_get_iommu_group (device));
+          = format_number (pp_ctl_device_get_iommu_group (device));
       const char *row[] = {
         pp_ctl_inventory_address (inventory, device),
-        pp_dbus_device_get_type_ (device),
+        pp_ctl_device_get_type_ (device),
         id,
         pp_ctl_device_name (device),
-        pp_dbus_device_get_driver (device),
+        pp_ctl_device_get_driver (device),
         group,
-        pp_dbus_device_get_state (device),
+        pp_ctl_device_get_state (device),
       };
 
       pp_table_add_row (table, row);
@@ -198,67 +197,66 @@ format_paths (PpCtlInventory *inventory, const char *const *paths)
 }
 
 static void
-show_device (PpCtlInventory *inventory, PpDbusDevice *d)
+show_device (PpCtlInventory *inventory, PpCtlDevice *d)
 {
-  const char *pf[] = { pp_dbus_device_get_physical_function (d), NULL };
-  const char *const *resets = pp_dbus_device_get_reset_methods (d);
+  const char *pf[] = { pp_ctl_device_get_physical_function (d), NULL };
+  const char *const *resets = pp_ctl_device_get_reset_methods (d);
   g_autofree char *members
-      = format_paths (inventory, pp_dbus_device_get_iommu_group_devices (d));
+      = format_paths (inventory, pp_ctl_device_get_iommu_group_devices (d));
   g_autofree char *physical_function
       = format_paths (inventory, pf[0] != NULL ? pf : NULL);
   g_autofree char *virtual_functions
-      = format_paths (inventory, pp_dbus_device_get_virtual_functions (d));
+      = format_paths (inventory, pp_ctl_device_get_virtual_functions (d));
   g_autofree char *reset_methods
       = resets != NULL ? g_strjoinv (", ", (char **) resets) : NULL;
-  g_autofree char *group = format_number (pp_dbus_device_get_iommu_group (d));
-  g_autofree char *numa = format_number (pp_dbus_device_get_numa_node (d));
+  g_autofree char *group = format_number (pp_ctl_device_get_iommu_group (d));
+  g_autofree char *numa = format_number (pp_ctl_device_get_numa_node (d));
   g_autoptr (PpTable) table = pp_table_new (2, NULL);
 
   /* Every property of io.github.pcipassd1.Device, in the XML's order. */
   field (table, "Address", "%s", pp_ctl_inventory_address (inventory, d));
-  field (table, "VendorId", "0x%04x", pp_dbus_device_get_vendor_id (d));
-  field (table, "DeviceId", "0x%04x", pp_dbus_device_get_device_id (d));
+  field (table, "VendorId", "0x%04x", pp_ctl_device_get_vendor_id (d));
+  field (table, "DeviceId", "0x%04x", pp_ctl_device_get_device_id (d));
   field (table, "SubsystemVendorId", "0x%04x",
-         pp_dbus_device_get_subsystem_vendor_id (d));
+         pp_ctl_device_get_subsystem_vendor_id (d));
   field (table, "SubsystemDeviceId", "0x%04x",
-         pp_dbus_device_get_subsystem_device_id (d));
-  field (table, "Revision", "0x%02x", pp_dbus_device_get_revision (d));
+         pp_ctl_device_get_subsystem_device_id (d));
+  field (table, "Revision", "0x%02x", pp_ctl_device_get_revision (d));
   field (table, "ClassCode", "0x%06x",
-         pp_dbus_device_get_class_code (d) & 0xffffff);
+         pp_ctl_device_get_class_code (d) & 0xffffff);
   field (table, "VendorName", "%s",
-         pp_ctl_str (pp_dbus_device_get_vendor_name (d)));
+         pp_ctl_str (pp_ctl_device_get_vendor_name (d)));
   field (table, "DeviceName", "%s",
-         pp_ctl_str (pp_dbus_device_get_device_name (d)));
-  field (table, "Type", "%s", pp_ctl_str (pp_dbus_device_get_type_ (d)));
-  field (table, "Driver", "%s", pp_ctl_str (pp_dbus_device_get_driver (d)));
+         pp_ctl_str (pp_ctl_device_get_device_name (d)));
+  field (table, "Type", "%s", pp_ctl_str (pp_ctl_device_get_type_ (d)));
+  field (table, "Driver", "%s", pp_ctl_str (pp_ctl_device_get_driver (d)));
   field (table, "DriverOverride", "%s",
-         pp_ctl_str (pp_dbus_device_get_driver_override (d)));
+         pp_ctl_str (pp_ctl_device_get_driver_override (d)));
   field (table, "OriginalDriver", "%s",
-         pp_ctl_str (pp_dbus_device_get_original_driver (d)));
-  field (table, "State", "%s", pp_ctl_str (pp_dbus_device_get_state (d)));
+         pp_ctl_str (pp_ctl_device_get_original_driver (d)));
+  field (table, "State", "%s", pp_ctl_str (pp_ctl_device_get_state (d)));
   field (table, "IommuGroup", "%s", group);
   field (table, "IommuGroupDevices", "%s", members);
   field (table, "GroupViable", "%s",
-         pp_dbus_device_get_group_viable (d) ? "yes" : "no");
+         pp_ctl_device_get_group_viable (d) ? "yes" : "no");
   field (table, "NumaNode", "%s", numa);
   field (table, "PhysicalFunction", "%s", physical_function);
   field (table, "VirtualFunctions", "%s", virtual_functions);
-  field (table, "BootVga", "%s",
-         pp_dbus_device_get_boot_vga (d) ? "yes" : "no");
+  field (table, "BootVga", "%s", pp_ctl_device_get_boot_vga (d) ? "yes" : "no");
   field (table, "ResetMethods", "%s", pp_ctl_str (reset_methods));
   field (table, "ProtectionReason", "%s",
-         pp_ctl_str (pp_dbus_device_get_protection_reason (d)));
+         pp_ctl_str (pp_ctl_device_get_protection_reason (d)));
   print_table (table, NULL);
 }
 
 /* The device named by @text (ADDR or BB:SS.F) and the inventory that
  * holds it; a bad address is a usage error, an unknown one a failure. */
-static PpDbusDevice *
+static PpCtlDevice *
 load_device (const char *text, PpCtlInventory **inventory, GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autofree char *address = pp_address_normalize (text, TRUE, &local);
-  PpDbusDevice *device;
+  PpCtlDevice *device;
 
   if (address == NULL)
     {
@@ -282,7 +280,7 @@ static gboolean
 cmd_show (const PpCtlOptions *options, GError **error)
 {
   g_autoptr (PpCtlInventory) inventory = NULL;
-  PpDbusDevice *device;
+  PpCtlDevice *device;
 
   device = load_device (options->argument, &inventory, error);
   if (device == NULL)
@@ -335,13 +333,13 @@ cmd_groups (const PpCtlOptions *options, GError **error)
 
       for (guint j = 0; j < group->devices->len; j++)
         {
-          PpDbusDevice *device = g_ptr_array_index (group->devices, j);
+          PpCtlDevice *device = g_ptr_array_index (group->devices, j);
           g_autofree char *id = format_id (device);
           const char *row[] = {
             pp_ctl_inventory_address (inventory, device),
-            pp_dbus_device_get_type_ (device),
+            pp_ctl_device_get_type_ (device),
             id,
-            pp_dbus_device_get_driver (device),
+            pp_ctl_device_get_driver (device),
             pp_ctl_device_name (device),
           };
 
@@ -362,7 +360,7 @@ format_driver (const char *driver)
 /* Calls Device.@method ("Bind" or "Unbind") with the options of the
  * command line, and returns its a(sss) steps. */
 static GVariant *
-call_move (PpDbusDevice *device,
+call_move (PpCtlDevice *device,
            const char *method,
            const PpCtlOptions *options,
            gboolean dry_run,
@@ -392,8 +390,8 @@ call_move (PpDbusDevice *device,
 
   /* A password prompt takes as long as the user does: no timeout for the
    * real call.  A dry run asks nobody. */
-  reply = g_dbus_proxy_call_sync (
-      G_DBUS_PROXY (device), method,
+  reply = pp_ctl_device_call (
+      device, method,
       g_variant_new ("(@a{sv})", g_variant_builder_end (&builder)), flags,
       dry_run ? -1 : G_MAXINT, NULL, error);
   if (reply == NULL)
@@ -467,7 +465,7 @@ move_device (const PpCtlOptions *options,
   g_autoptr (PpCtlAgent) agent = NULL;
   g_autoptr (GVariant) plan = NULL;
   g_autoptr (GVariant) steps = NULL;
-  PpDbusDevice *device;
+  PpCtlDevice *device;
 
   device = load_device (options->argument, &inventory, error);
   if (device == NULL)

@@ -1,20 +1,24 @@
 /* What pcipassctl knows about the devices pcipassd publishes.
  *
- * One GetManagedObjects round trip through the generated ObjectManager
- * client; after that every property is read from the proxies' cache.
+ * One GetManagedObjects call; every property is then read from its
+ * reply.  No proxy, property cache or signal subscription per device: a
+ * host of thousands of functions costs the client little more than the
+ * reply itself.
  */
 #pragma once
-
-#include "pp-dbus-generated.h"
 
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
 
+/* One device object as GetManagedObjects described it. */
+typedef struct _PpCtlDevice PpCtlDevice;
+
 typedef struct
 {
-  GDBusObjectManager *manager;
-  GPtrArray *devices;       /* (element-type PpDbusDevice): by address */
+  GDBusConnection *bus;
+  GVariant *reply;          /* the GetManagedObjects reply */
+  GPtrArray *devices;       /* (element-type PpCtlDevice): by address */
   GHashTable *path_address; /* object path -> canonical address */
 } PpCtlInventory;
 
@@ -23,7 +27,7 @@ typedef struct
 {
   int number;         /* -1: the devices that have no IOMMU group */
   gboolean viable;    /* every member reports GroupViable */
-  GPtrArray *devices; /* (element-type PpDbusDevice): by address */
+  GPtrArray *devices; /* (element-type PpCtlDevice): by address */
 } PpCtlGroup;
 
 /* Connects to the system bus and reads all device objects.  Fails with a
@@ -33,8 +37,8 @@ PpCtlInventory *pp_ctl_inventory_load (GError **error);
 void pp_ctl_inventory_free (PpCtlInventory *inventory);
 
 /* The device at canonical @address, or NULL (no new reference). */
-PpDbusDevice *pp_ctl_inventory_lookup (PpCtlInventory *inventory,
-                                       const char *address);
+PpCtlDevice *pp_ctl_inventory_lookup (PpCtlInventory *inventory,
+                                      const char *address);
 
 /* The address of the device at @path: its Address property when the
  * object is known, else the address spelled by the path, else @path
@@ -44,16 +48,54 @@ const char *pp_ctl_inventory_path_address (PpCtlInventory *inventory,
 
 /* The address of @device (see pp_ctl_inventory_path_address()). */
 const char *pp_ctl_inventory_address (PpCtlInventory *inventory,
-                                      PpDbusDevice *device);
+                                      PpCtlDevice *device);
 
 /* The IOMMU groups by number, then one entry with number -1 for the
  * devices without a group (only if there are any). */
 GPtrArray *pp_ctl_inventory_groups (PpCtlInventory *inventory);
 
-/* NULL-safe property helpers: the generated getters return NULL for a
- * property the daemon did not send. */
+/* NULL-safe: "" for NULL. */
 const char *pp_ctl_str (const char *value);
-const char *pp_ctl_device_name (PpDbusDevice *device);
+const char *pp_ctl_device_name (PpCtlDevice *device);
+
+/* The device's object path, and its properties as the daemon sent them.
+ * A property the daemon did not send reads as "", 0, -1 (IommuGroup,
+ * NumaNode), FALSE or an empty array.  Strings are valid as long as the
+ * inventory. */
+const char *pp_ctl_device_get_path (PpCtlDevice *device);
+
+/* Calls @method of the device's io.github.pcipassd1.Device interface, as
+ * g_dbus_connection_call_sync() does. */
+GVariant *pp_ctl_device_call (PpCtlDevice *device,
+                              const char *method,
+                              GVariant *parameters,
+                              GDBusCallFlags flags,
+                              int timeout_msec,
+                              GCancellable *cancellable,
+                              GError **error);
+const char *pp_ctl_device_get_address (PpCtlDevice *device);
+guint16 pp_ctl_device_get_vendor_id (PpCtlDevice *device);
+guint16 pp_ctl_device_get_device_id (PpCtlDevice *device);
+guint16 pp_ctl_device_get_subsystem_vendor_id (PpCtlDevice *device);
+guint16 pp_ctl_device_get_subsystem_device_id (PpCtlDevice *device);
+guchar pp_ctl_device_get_revision (PpCtlDevice *device);
+guint pp_ctl_device_get_class_code (PpCtlDevice *device);
+const char *pp_ctl_device_get_vendor_name (PpCtlDevice *device);
+const char *pp_ctl_device_get_device_name (PpCtlDevice *device);
+const char *pp_ctl_device_get_type_ (PpCtlDevice *device);
+const char *pp_ctl_device_get_driver (PpCtlDevice *device);
+const char *pp_ctl_device_get_driver_override (PpCtlDevice *device);
+const char *pp_ctl_device_get_original_driver (PpCtlDevice *device);
+const char *pp_ctl_device_get_state (PpCtlDevice *device);
+gint pp_ctl_device_get_iommu_group (PpCtlDevice *device);
+const char *const *pp_ctl_device_get_iommu_group_devices (PpCtlDevice *device);
+gboolean pp_ctl_device_get_group_viable (PpCtlDevice *device);
+gint pp_ctl_device_get_numa_node (PpCtlDevice *device);
+const char *pp_ctl_device_get_physical_function (PpCtlDevice *device);
+const char *const *pp_ctl_device_get_virtual_functions (PpCtlDevice *device);
+gboolean pp_ctl_device_get_boot_vga (PpCtlDevice *device);
+const char *const *pp_ctl_device_get_reset_methods (PpCtlDevice *device);
+const char *pp_ctl_device_get_protection_reason (PpCtlDevice *device);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpCtlInventory, pp_ctl_inventory_free)
 

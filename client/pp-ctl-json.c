@@ -79,53 +79,53 @@ add_addresses (JsonBuilder *builder,
 static void
 add_device (JsonBuilder *builder,
             PpCtlInventory *inventory,
-            PpDbusDevice *device)
+            PpCtlDevice *device)
 {
-  const char *pf = pp_dbus_device_get_physical_function (device);
+  const char *pf = pp_ctl_device_get_physical_function (device);
 
   json_builder_begin_object (builder);
   add_string (builder, "address", pp_ctl_inventory_address (inventory, device));
-  add_hex (builder, "vendor_id", 4, pp_dbus_device_get_vendor_id (device));
-  add_hex (builder, "device_id", 4, pp_dbus_device_get_device_id (device));
+  add_hex (builder, "vendor_id", 4, pp_ctl_device_get_vendor_id (device));
+  add_hex (builder, "device_id", 4, pp_ctl_device_get_device_id (device));
   add_hex (builder, "subsystem_vendor_id", 4,
-           pp_dbus_device_get_subsystem_vendor_id (device));
+           pp_ctl_device_get_subsystem_vendor_id (device));
   add_hex (builder, "subsystem_device_id", 4,
-           pp_dbus_device_get_subsystem_device_id (device));
-  add_hex (builder, "revision", 2, pp_dbus_device_get_revision (device));
+           pp_ctl_device_get_subsystem_device_id (device));
+  add_hex (builder, "revision", 2, pp_ctl_device_get_revision (device));
   add_hex (builder, "class_code", 6,
-           pp_dbus_device_get_class_code (device) & 0xffffff);
-  add_string (builder, "vendor_name", pp_dbus_device_get_vendor_name (device));
-  add_string (builder, "device_name", pp_dbus_device_get_device_name (device));
-  add_string (builder, "type", pp_dbus_device_get_type_ (device));
-  add_string_or_null (builder, "driver", pp_dbus_device_get_driver (device));
+           pp_ctl_device_get_class_code (device) & 0xffffff);
+  add_string (builder, "vendor_name", pp_ctl_device_get_vendor_name (device));
+  add_string (builder, "device_name", pp_ctl_device_get_device_name (device));
+  add_string (builder, "type", pp_ctl_device_get_type_ (device));
+  add_string_or_null (builder, "driver", pp_ctl_device_get_driver (device));
   add_string_or_null (builder, "driver_override",
-                      pp_dbus_device_get_driver_override (device));
+                      pp_ctl_device_get_driver_override (device));
   add_string_or_null (builder, "original_driver",
-                      pp_dbus_device_get_original_driver (device));
-  add_string (builder, "state", pp_dbus_device_get_state (device));
+                      pp_ctl_device_get_original_driver (device));
+  add_string (builder, "state", pp_ctl_device_get_state (device));
   add_int_or_null (builder, "iommu_group",
-                   pp_dbus_device_get_iommu_group (device));
+                   pp_ctl_device_get_iommu_group (device));
   add_addresses (builder, inventory, "iommu_group_devices",
-                 pp_dbus_device_get_iommu_group_devices (device));
+                 pp_ctl_device_get_iommu_group_devices (device));
   add_boolean (builder, "group_viable",
-               pp_dbus_device_get_group_viable (device));
-  add_int_or_null (builder, "numa_node", pp_dbus_device_get_numa_node (device));
+               pp_ctl_device_get_group_viable (device));
+  add_int_or_null (builder, "numa_node", pp_ctl_device_get_numa_node (device));
   add_string_or_null (builder, "physical_function",
                       pf == NULL || g_str_equal (pf, "/")
                           ? NULL
                           : pp_ctl_inventory_path_address (inventory, pf));
   add_addresses (builder, inventory, "virtual_functions",
-                 pp_dbus_device_get_virtual_functions (device));
-  add_boolean (builder, "boot_vga", pp_dbus_device_get_boot_vga (device));
+                 pp_ctl_device_get_virtual_functions (device));
+  add_boolean (builder, "boot_vga", pp_ctl_device_get_boot_vga (device));
   add_strings (builder, "reset_methods",
-               pp_dbus_device_get_reset_methods (device));
+               pp_ctl_device_get_reset_methods (device));
   add_string_or_null (builder, "protection_reason",
-                      pp_dbus_device_get_protection_reason (device));
+                      pp_ctl_device_get_protection_reason (device));
   json_builder_end_object (builder);
 }
 
 JsonNode *
-pp_ctl_json_device (PpCtlInventory *inventory, PpDbusDevice *device)
+pp_ctl_json_device (PpCtlInventory *inventory, PpCtlDevice *device)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
 
@@ -209,4 +209,41 @@ pp_ctl_json_to_data (JsonNode *root)
   json_generator_set_indent_char (generator, ' ');
   text = json_generator_to_data (generator, NULL);
   return g_strconcat (text, "\n", NULL);
+}
+
+void
+pp_ctl_json_print_devices (PpCtlInventory *inventory,
+                           GPtrArray *devices,
+                           FILE *out)
+{
+  if (devices->len == 0)
+    {
+      g_autoptr (JsonNode) root = pp_ctl_json_devices (inventory, devices);
+      g_autofree char *text = pp_ctl_json_to_data (root);
+
+      fputs (text, out);
+      return;
+    }
+
+  /* One device at a time, indented as it would be inside the array: the
+   * same text as pp_ctl_json_devices(), without thousands of nodes held
+   * at once. */
+  fputs ("[\n", out);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      g_autoptr (JsonNode) root
+          = pp_ctl_json_device (inventory, g_ptr_array_index (devices, i));
+      g_autofree char *text = pp_ctl_json_to_data (root);
+      g_auto (GStrv) lines = g_strsplit (g_strchomp (text), "\n", -1);
+
+      for (char **line = lines; *line != NULL; line++)
+        {
+          fputs ("  ", out);
+          fputs (*line, out);
+          if (line[1] != NULL)
+            fputc ('\n', out);
+        }
+      fputs (i + 1 < devices->len ? ",\n" : "\n", out);
+    }
+  fputs ("]\n", out);
 }

@@ -4,14 +4,21 @@
 #include "pp-ctl-inventory.h"
 
 #include <json-glib/json-glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
 /* One device object. */
-JsonNode *pp_ctl_json_device (PpCtlInventory *inventory, PpDbusDevice *device);
+JsonNode *pp_ctl_json_device (PpCtlInventory *inventory, PpCtlDevice *device);
 
 /* An array of device objects. */
 JsonNode *pp_ctl_json_devices (PpCtlInventory *inventory, GPtrArray *devices);
+
+/* Prints pp_ctl_json_devices() as pp_ctl_json_to_data() would, one
+ * device at a time. */
+void pp_ctl_json_print_devices (PpCtlInventory *inventory,
+                                GPtrArray *devices,
+                                FILE *out);
 
 /* An array of group objects, from pp_ctl_inventory_groups(). */
 JsonNode *pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups);

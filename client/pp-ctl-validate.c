@@ -178,13 +178,13 @@ call_manager (GDBusConnection *bus,
 }
 
 static GVariant *
-call_device (PpDbusDevice *device, GError **error)
+call_device (PpCtlDevice *device, GError **error)
 {
   g_autoptr (GVariant) reply = NULL;
 
-  reply = g_dbus_proxy_call_sync (G_DBUS_PROXY (device), "Validate",
-                                  g_variant_new ("(@a{sv})", empty_options ()),
-                                  G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  reply = pp_ctl_device_call (device, "Validate",
+                              g_variant_new ("(@a{sv})", empty_options ()),
+                              G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   if (reply == NULL)
     return NULL;
   return unpack_results (reply, "Device.Validate", error);
@@ -193,8 +193,7 @@ call_device (PpDbusDevice *device, GError **error)
 static GDBusConnection *
 inventory_bus (PpCtlInventory *inventory)
 {
-  return g_dbus_object_manager_client_get_connection (
-      G_DBUS_OBJECT_MANAGER_CLIENT (inventory->manager));
+  return inventory->bus;
 }
 
 /* Appends the children of the a(sssss) @results to @builder. */
@@ -236,12 +235,12 @@ validate_all (GString *note, GError **error)
   add_results (&builder, host);
   for (guint i = 0; i < inventory->devices->len; i++)
     {
-      PpDbusDevice *device = g_ptr_array_index (inventory->devices, i);
+      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
       const char *reason
-          = pp_ctl_str (pp_dbus_device_get_protection_reason (device));
+          = pp_ctl_str (pp_ctl_device_get_protection_reason (device));
       g_autoptr (GVariant) results = NULL;
 
-      if (g_strcmp0 (pp_dbus_device_get_type_ (device), "bridge") == 0)
+      if (g_strcmp0 (pp_ctl_device_get_type_ (device), "bridge") == 0)
         {
           bridges++;
           continue;
@@ -285,7 +284,7 @@ static GVariant *
 validate_device (const char *address, GError **error)
 {
   g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
-  PpDbusDevice *device;
+  PpCtlDevice *device;
 
   if (inventory == NULL)
     return NULL;
