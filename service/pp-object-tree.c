@@ -67,7 +67,8 @@ typedef struct
   PpDevice *device; /* strong */
   char *node;       /* "pci_0000_01_00_0" */
   gulong notify_id;
-  guint32 dirty; /* bit i: properties[i] changed, not yet announced */
+  guint32 dirty;     /* bit i: properties[i] changed, not yet announced */
+  GVariant *managed; /* its {oa{sa{sv}}} of the reply, serialized, or NULL */
 } Entry;
 
 struct _PpObjectTree
@@ -251,6 +252,7 @@ static void
 entry_free (Entry *entry)
 {
   g_clear_signal_handler (&entry->notify_id, entry->device);
+  g_clear_pointer (&entry->managed, g_variant_unref);
   g_object_unref (entry->device);
   g_free (entry->node);
   g_free (entry);
@@ -327,6 +329,7 @@ on_device_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
     if (pspecs[i] == pspec)
       {
         entry->dirty |= 1u << i;
+        g_clear_pointer (&entry->managed, g_variant_unref);
         g_hash_table_add (self->dirty, entry);
         invalidate_reply (self);
         /* A change outside a registry batch still goes out, soon. */
@@ -526,13 +529,41 @@ static const GDBusSubtreeVTable subtree_vtable = {
 
 /* ---- the ObjectManager ---- */
 
+/* Only the serialized bytes of @value (consumed), not the tree of small
+ * GVariants it was built from: a fraction of the memory. */
+static GVariant *
+serialized (GVariant *value)
+{
+  g_autoptr (GVariant) tree = g_variant_ref_sink (value);
+  g_autoptr (GBytes) bytes = g_variant_get_data_as_bytes (tree);
+
+  return g_variant_ref_sink (
+      g_variant_new_from_bytes (g_variant_get_type (tree), bytes, TRUE));
+}
+
+/* A device's entry of the reply, serialized once and kept until the
+ * device changes, so that the whole reply is never a tree of hundreds of
+ * thousands of GVariants at once. */
+static GVariant *
+managed_entry (Entry *entry)
+{
+  if (entry->managed == NULL)
+    {
+      g_autofree char *path = node_path (entry->node);
+
+      entry->managed = serialized (
+          g_variant_new_dict_entry (g_variant_new_object_path (path),
+                                    interfaces_variant (entry->device)));
+    }
+  return entry->managed;
+}
+
 static GVariant *
 build_reply (PpObjectTree *self)
 {
   GVariantBuilder objects;
   GHashTableIter iter;
   gpointer value;
-  g_autoptr (GVariant) tree = NULL;
 
   g_variant_builder_init (&objects, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
   {
@@ -548,19 +579,9 @@ build_reply (PpObjectTree *self)
   }
   g_hash_table_iter_init (&iter, self->entries);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Entry *entry = value;
-      g_autofree char *path = node_path (entry->node);
-
-      g_variant_builder_add (&objects, "{o@a{sa{sv}}}", path,
-                             interfaces_variant (entry->device));
-    }
-  tree = g_variant_ref_sink (
+    g_variant_builder_add_value (&objects, managed_entry (value));
+  return serialized (
       g_variant_new ("(@a{oa{sa{sv}}})", g_variant_builder_end (&objects)));
-  /* Keep the serialized bytes only, not the tree of small GVariants they
-   * were built from: a third of the memory, and what is sent anyway. */
-  return g_variant_ref_sink (g_variant_new_from_bytes (
-      g_variant_get_type (tree), g_variant_get_data_as_bytes (tree), TRUE));
 }
 
 static void
