@@ -196,21 +196,6 @@ inventory_bus (PpCtlInventory *inventory)
   return inventory->bus;
 }
 
-/* Appends the children of the a(sssss) @results to @builder. */
-static void
-add_results (GVariantBuilder *builder, GVariant *results)
-{
-  GVariantIter iter;
-  GVariant *child;
-
-  g_variant_iter_init (&iter, results);
-  while ((child = g_variant_iter_next_value (&iter)) != NULL)
-    {
-      g_variant_builder_add_value (builder, child);
-      g_variant_unref (child);
-    }
-}
-
 /* The host, then every device that could be passed through.  Bridges
  * and protected devices always fail (that is what they are), so they
  * would make the exit status say nothing; a note names them instead. */
@@ -218,27 +203,23 @@ static GVariant *
 validate_all (GString *note, GError **error)
 {
   g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
-  g_autoptr (GVariant) host = NULL;
+  g_autoptr (GVariant) results = NULL;
   g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
-  GVariantBuilder builder;
+  GVariantBuilder addresses;
+  GVariantBuilder options;
   guint bridges = 0;
 
   if (inventory == NULL)
     return NULL;
 
-  host = call_manager (inventory_bus (inventory), "ValidateHost",
-                       g_variant_new ("(@a{sv})", empty_options ()), error);
-  if (host == NULL)
-    return NULL;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssss)"));
-  add_results (&builder, host);
+  /* One call with every device to check: the daemon looks at the host
+   * once for all of them, not once per device. */
+  g_variant_builder_init (&addresses, G_VARIANT_TYPE_STRING_ARRAY);
   for (guint i = 0; i < inventory->devices->len; i++)
     {
       PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
       const char *reason
           = pp_ctl_str (pp_ctl_device_get_protection_reason (device));
-      g_autoptr (GVariant) results = NULL;
 
       if (g_strcmp0 (pp_ctl_device_get_type_ (device), "bridge") == 0)
         {
@@ -254,15 +235,17 @@ validate_all (GString *note, GError **error)
                                reason));
           continue;
         }
-
-      results = call_device (device, error);
-      if (results == NULL)
-        {
-          g_variant_builder_clear (&builder);
-          return NULL;
-        }
-      add_results (&builder, results);
+      g_variant_builder_add (&addresses, "s",
+                             pp_ctl_inventory_address (inventory, device));
     }
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "devices",
+                         g_variant_builder_end (&addresses));
+  results = call_manager (
+      inventory_bus (inventory), "ValidateHost",
+      g_variant_new ("(@a{sv})", g_variant_builder_end (&options)), error);
+  if (results == NULL)
+    return NULL;
 
   if (bridges > 0 || protected->len > 0)
     {
@@ -277,7 +260,7 @@ validate_all (GString *note, GError **error)
       g_string_append (note, ".\nRun \"pcipassctl validate ADDR\" to "
                              "validate one of them anyway.\n");
     }
-  return g_variant_ref_sink (g_variant_builder_end (&builder));
+  return g_steal_pointer (&results);
 }
 
 static GVariant *

@@ -93,6 +93,10 @@ static const PpOptionSpec config_options[] = {
   { "skip_pcie_validation", "b" },
   { NULL, NULL },
 };
+static const PpOptionSpec host_options[] = {
+  { "devices", "as" },
+  { NULL, NULL },
+};
 static const PpOptionSpec no_options[] = { { NULL, NULL } };
 
 static void
@@ -307,15 +311,37 @@ on_handle_validate_host (PpDbusManager *iface,
   g_autoptr (GPtrArray) checks = NULL;
   g_autoptr (GError) error = NULL;
 
-  values = pp_options_parse (options, no_options, &error);
+  g_autofree const char **addresses = NULL;
+
+  values = pp_options_parse (options, host_options, &error);
   if (values == NULL)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return TRUE;
     }
+  addresses = pp_options_get_strv (values, "devices");
+  for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++)
+    if (pp_registry_lookup (self->registry, addresses[i]) == NULL)
+      {
+        g_dbus_method_invocation_return_error (
+            invocation, PP_ERROR, PP_ERROR_NOT_FOUND,
+            "no PCI device at \"%s\" (option devices)", addresses[i]);
+        return TRUE;
+      }
+
   checks = pp_hostcheck_run (&self->paths);
   /* The properties say what the last look saw. */
   publish_host_state (self, checks);
+  if (addresses != NULL)
+    {
+      /* One look at mounts, routes and VFIO users for all of them, not
+       * one per device: a whole host of thousands of functions. */
+      pp_registry_update_host_state (self->registry);
+      for (guint i = 0; addresses[i] != NULL; i++)
+        pp_validate_device_checks (
+            self->registry, pp_registry_lookup (self->registry, addresses[i]),
+            NULL, PP_VALIDATE_ALL, checks);
+    }
   return_checks (invocation, checks);
   return TRUE;
 }

@@ -67,3 +67,11 @@ pp_options_get_string (GHashTable *values, const char *key)
 
   return value != NULL ? g_variant_get_string (value, NULL) : NULL;
 }
+
+const char **
+pp_options_get_strv (GHashTable *values, const char *key)
+{
+  GVariant *value = g_hash_table_lookup (values, key);
+
+  return value != NULL ? g_variant_get_strv (value, NULL) : NULL;
+}

@@ -29,4 +29,8 @@ pp_options_get_bool (GHashTable *values, const char *key, gboolean fallback);
 /* The value of an "s" option, or NULL when it was not given. */
 const char *pp_options_get_string (GHashTable *values, const char *key);
 
+/* The value of an "as" option as a NULL-terminated array to g_free()
+ * whose strings belong to @values, or NULL when it was not given. */
+const char **pp_options_get_strv (GHashTable *values, const char *key);
+
 G_END_DECLS

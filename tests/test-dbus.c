@@ -449,6 +449,83 @@ test_reply_follows_changes (Fixture *fx, gconstpointer data)
   g_clear_pointer (&c.changed, g_variant_unref);
 }
 
+/* ValidateHost with "devices": the host's checks, then each device's,
+ * the same as Device.Validate gives; an unknown address is NotFound. */
+static void
+test_validate_host_devices (Fixture *fx, gconstpointer data)
+{
+  const char *const addresses[] = { "0000:01:00.0", "0000:01:00.1", NULL };
+  g_autoptr (GVariant) host = NULL;
+  g_autoptr (GVariant) all = NULL;
+  g_autoptr (GVariant) host_results = NULL;
+  g_autoptr (GVariant) all_results = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder options;
+  gsize n;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+  host = call (fx, MANAGER_PATH, MANAGER_IFACE, "ValidateHost",
+               g_variant_new ("(a{sv})", NULL), "(a(sssss))");
+  host_results = g_variant_get_child_value (host, 0);
+
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "devices",
+                         g_variant_new_strv (addresses, -1));
+  all = call (fx, MANAGER_PATH, MANAGER_IFACE, "ValidateHost",
+              g_variant_new ("(@a{sv})", g_variant_builder_end (&options)),
+              "(a(sssss))");
+  all_results = g_variant_get_child_value (all, 0);
+
+  n = g_variant_n_children (host_results);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) a = g_variant_get_child_value (host_results, i);
+      g_autoptr (GVariant) b = g_variant_get_child_value (all_results, i);
+
+      g_assert_true (g_variant_equal (a, b));
+    }
+  for (guint d = 0; addresses[d] != NULL; d++)
+    {
+      g_autofree char *path = pp_address_to_object_path (addresses[d]);
+      g_autoptr (GVariant) one
+          = call (fx, path, DEVICE_IFACE, "Validate",
+                  g_variant_new ("(a{sv})", NULL), "(a(sssss))");
+      g_autoptr (GVariant) device_results = g_variant_get_child_value (one, 0);
+
+      for (gsize i = 0; i < g_variant_n_children (device_results); i++)
+        {
+          g_autoptr (GVariant) a
+              = g_variant_get_child_value (device_results, i);
+          g_autoptr (GVariant) b = g_variant_get_child_value (all_results, n);
+
+          g_assert_true (g_variant_equal (a, b));
+          n++;
+        }
+    }
+  g_assert_cmpuint (n, ==, g_variant_n_children (all_results));
+
+  {
+    const char *const unknown[] = { "0000:99:00.0", NULL };
+    g_autoptr (GVariant) reply = NULL;
+
+    g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add (&options, "{sv}", "devices",
+                           g_variant_new_strv (unknown, -1));
+    reply = g_dbus_connection_call_sync (
+        fx->bus->connection, "io.github.pcipassd", MANAGER_PATH, MANAGER_IFACE,
+        "ValidateHost",
+        g_variant_new ("(@a{sv})", g_variant_builder_end (&options)), NULL,
+        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_null (reply);
+    g_assert_true (g_dbus_error_is_remote_error (error));
+    {
+      g_autofree char *name = g_dbus_error_get_remote_error (error);
+
+      g_assert_cmpstr (name, ==, "io.github.pcipassd.Error.NotFound");
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -473,6 +550,8 @@ main (int argc, char **argv)
               test_name_owner, fixture_teardown);
   g_test_add ("/dbus/bad-option", Fixture, "workstation", fixture_setup,
               test_bad_option, fixture_teardown);
+  g_test_add ("/dbus/validate-host-devices", Fixture, "workstation",
+              fixture_setup, test_validate_host_devices, fixture_teardown);
   g_test_add ("/dbus/reply-follows-changes", Fixture, "workstation",
               fixture_setup, test_reply_follows_changes, fixture_teardown);
 
