@@ -4,20 +4,22 @@
 
 #include "pp-address.h"
 
+#include <dirent.h>
 #include <errno.h>
-#include <libudev.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
-typedef struct udev_enumerate PpUdevEnumerate;
-typedef struct udev_device PpUdevDevice;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpUdevEnumerate, udev_enumerate_unref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpUdevDevice, udev_device_unref)
+#define PCI_DEVICES "/sys/bus/pci/devices"
 
+/* Every file of a device is read relative to its directory's descriptor:
+ * one path lookup per device instead of one per attribute, the way lspci
+ * reads sysfs (and, under umockdev, one redirected path instead of a
+ * dozen). */
 struct _PpSysfs
 {
   GObject parent_instance;
-
-  struct udev *udev;
 };
 
 G_DEFINE_TYPE (PpSysfs, pp_sysfs, G_TYPE_OBJECT)
@@ -38,18 +40,8 @@ pp_sysfs_device_free (PpSysfsDevice *info)
 }
 
 static void
-pp_sysfs_finalize (GObject *object)
-{
-  PpSysfs *self = PP_SYSFS (object);
-
-  g_clear_pointer (&self->udev, udev_unref);
-  G_OBJECT_CLASS (pp_sysfs_parent_class)->finalize (object);
-}
-
-static void
 pp_sysfs_class_init (PpSysfsClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = pp_sysfs_finalize;
 }
 
 static void
@@ -60,17 +52,7 @@ pp_sysfs_init (PpSysfs *self)
 PpSysfs *
 pp_sysfs_new (GError **error)
 {
-  g_autoptr (PpSysfs) self = g_object_new (PP_TYPE_SYSFS, NULL);
-
-  self->udev = udev_new ();
-  if (self->udev == NULL)
-    {
-      int err = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
-                   "could not create a libudev context: %s", g_strerror (err));
-      return NULL;
-    }
-  return g_steal_pointer (&self);
+  return g_object_new (PP_TYPE_SYSFS, NULL);
 }
 
 char *
@@ -119,51 +101,74 @@ pp_sysfs_parse_number (
   return TRUE;
 }
 
+/* The contents of attribute @name of the device at @dirfd without the
+ * trailing newline, or NULL when it cannot be read (absent, or refused). */
+static char *
+read_attr (int dirfd, const char *name)
+{
+  char buf[4096];
+  gssize n;
+  int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+  if (fd < 0)
+    return NULL;
+  do
+    n = read (fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n < 0)
+    return NULL;
+  buf[n] = '\0';
+  return g_strchomp (g_strdup (buf));
+}
+
 static gboolean
-read_required_hex (struct udev_device *dev,
+read_required_hex (int dirfd,
+                   const char *syspath,
                    const char *attr,
                    gint64 max,
                    gint64 *out,
                    GError **error)
 {
-  const char *value = udev_device_get_sysattr_value (dev, attr);
+  g_autofree char *value = read_attr (dirfd, attr);
 
   if (pp_sysfs_parse_number (value, 16, 0, max, out))
     return TRUE;
 
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s/%s: %s%s%s",
-               udev_device_get_syspath (dev), attr,
+               syspath, attr,
                value == NULL ? "missing" : "not a hex number: \"",
                value == NULL ? "" : value, value == NULL ? "" : "\"");
   return FALSE;
 }
 
 static gint64
-read_optional_number (struct udev_device *dev,
+read_optional_number (int dirfd,
                       const char *attr,
                       guint base,
                       gint64 min,
                       gint64 max,
                       gint64 fallback)
 {
+  g_autofree char *text = read_attr (dirfd, attr);
   gint64 value;
 
-  if (pp_sysfs_parse_number (udev_device_get_sysattr_value (dev, attr), base,
-                             min, max, &value))
+  if (pp_sysfs_parse_number (text, base, min, max, &value))
     return value;
   return fallback;
 }
 
-/* The name of the file a sysfs link points at: iommu_group, physfn and
- * virtfnN are links that libudev does not resolve as attributes. */
+/* The name of the file a sysfs link points at (driver, iommu_group,
+ * physfn, virtfnN), or NULL when there is no such link. */
 static char *
-read_link_basename (const char *syspath, const char *link)
+read_link_basename (int dirfd, const char *link)
 {
-  g_autofree char *path = g_build_filename (syspath, link, NULL);
-  g_autofree char *target = g_file_read_link (path, NULL);
+  char target[PATH_MAX];
+  gssize n = readlinkat (dirfd, link, target, sizeof target - 1);
 
-  if (target == NULL)
+  if (n <= 0)
     return NULL;
+  target[n] = '\0';
   return g_path_get_basename (target);
 }
 
@@ -184,19 +189,19 @@ pp_sysfs_split_words (const char *text)
 }
 
 static PpSysfsDevice *
-read_udev_device (struct udev_device *dev, GError **error)
+read_device_at (int dirfd, const char *syspath, GError **error)
 {
   g_autoptr (PpSysfsDevice) info = g_new0 (PpSysfsDevice, 1);
   g_autoptr (GStrvBuilder) vfs = g_strv_builder_new ();
+  g_autofree char *name = g_path_get_basename (syspath);
   g_autofree char *group = NULL;
-  const char *syspath = udev_device_get_syspath (dev);
-  const char *driver;
-  const char *override;
+  g_autofree char *driver = NULL;
+  g_autofree char *override = NULL;
+  g_autofree char *reset = NULL;
   gint64 value;
   gint64 numvfs;
 
-  info->address
-      = pp_address_normalize (udev_device_get_sysname (dev), FALSE, error);
+  info->address = pp_address_normalize (name, FALSE, error);
   if (info->address == NULL)
     {
       g_prefix_error (error, "%s: ", syspath);
@@ -204,51 +209,59 @@ read_udev_device (struct udev_device *dev, GError **error)
     }
   info->syspath = g_strdup (syspath);
 
-  if (!read_required_hex (dev, "vendor", G_MAXUINT16, &value, error))
+  if (!read_required_hex (dirfd, syspath, "vendor", G_MAXUINT16, &value, error))
     return NULL;
   info->vendor_id = (guint16) value;
-  if (!read_required_hex (dev, "device", G_MAXUINT16, &value, error))
+  if (!read_required_hex (dirfd, syspath, "device", G_MAXUINT16, &value, error))
     return NULL;
   info->device_id = (guint16) value;
-  if (!read_required_hex (dev, "class", 0xffffff, &value, error))
+  if (!read_required_hex (dirfd, syspath, "class", 0xffffff, &value, error))
     return NULL;
   info->class_code = (guint32) value;
 
   info->subsystem_vendor_id = (guint16) read_optional_number (
-      dev, "subsystem_vendor", 16, 0, G_MAXUINT16, 0);
+      dirfd, "subsystem_vendor", 16, 0, G_MAXUINT16, 0);
   info->subsystem_device_id = (guint16) read_optional_number (
-      dev, "subsystem_device", 16, 0, G_MAXUINT16, 0);
+      dirfd, "subsystem_device", 16, 0, G_MAXUINT16, 0);
   info->revision
-      = (guint8) read_optional_number (dev, "revision", 16, 0, G_MAXUINT8, 0);
+      = (guint8) read_optional_number (dirfd, "revision", 16, 0, G_MAXUINT8, 0);
   info->numa_node
-      = (int) read_optional_number (dev, "numa_node", 10, -1, G_MAXINT, -1);
+      = (int) read_optional_number (dirfd, "numa_node", 10, -1, G_MAXINT, -1);
 
-  driver = udev_device_get_driver (dev);
+  driver = read_link_basename (dirfd, "driver");
   info->driver = g_strdup (driver != NULL ? driver : "");
 
-  override = udev_device_get_sysattr_value (dev, "driver_override");
+  override = read_attr (dirfd, "driver_override");
   info->driver_override = pp_sysfs_parse_override (override);
 
-  info->boot_vga = read_optional_number (dev, "boot_vga", 10, 0, 1, 0) == 1;
+  /* Only VGA devices have boot_vga, only PFs sriov_numvfs. */
+  if (info->class_code >> 8 == 0x0300)
+    info->boot_vga = read_optional_number (dirfd, "boot_vga", 10, 0, 1, 0) == 1;
 
-  info->reset_methods = pp_sysfs_split_words (
-      udev_device_get_sysattr_value (dev, "reset_method"));
+  reset = read_attr (dirfd, "reset_method");
+  info->reset_methods = pp_sysfs_split_words (reset);
 
-  group = read_link_basename (syspath, "iommu_group");
+  group = read_link_basename (dirfd, "iommu_group");
   info->iommu_group = -1;
   if (group != NULL && pp_sysfs_parse_number (group, 10, 0, G_MAXINT, &value))
     info->iommu_group = (int) value;
 
-  info->physfn = read_link_basename (syspath, "physfn");
+  info->physfn = read_link_basename (dirfd, "physfn");
   if (info->physfn == NULL)
     info->physfn = g_strdup ("");
 
-  /* Only a PF with VFs enabled has virtfnN links, numbered 0..numvfs-1. */
-  numvfs = read_optional_number (dev, "sriov_numvfs", 10, 0, G_MAXUINT16, 0);
+  /* Only a PF with VFs enabled has virtfnN links, numbered 0..numvfs-1;
+   * a VF has no sriov_numvfs. */
+  numvfs = *info->physfn != '\0' ? 0
+                                 : read_optional_number (dirfd, "sriov_numvfs",
+                                                         10, 0, G_MAXUINT16, 0);
   for (gint64 i = 0; i < numvfs; i++)
     {
-      g_autofree char *link = g_strdup_printf ("virtfn%" G_GINT64_FORMAT, i);
-      g_autofree char *vf = read_link_basename (syspath, link);
+      char link[32];
+      g_autofree char *vf = NULL;
+
+      g_snprintf (link, sizeof link, "virtfn%" G_GINT64_FORMAT, i);
+      vf = read_link_basename (dirfd, link);
       if (vf != NULL)
         g_strv_builder_add (vfs, vf);
     }
@@ -260,19 +273,22 @@ read_udev_device (struct udev_device *dev, GError **error)
 PpSysfsDevice *
 pp_sysfs_read_device (PpSysfs *self, const char *syspath, GError **error)
 {
-  g_autoptr (PpUdevDevice) dev = NULL;
+  PpSysfsDevice *info;
+  int dirfd;
 
   g_return_val_if_fail (PP_IS_SYSFS (self), NULL);
 
-  dev = udev_device_new_from_syspath (self->udev, syspath);
-  if (dev == NULL)
+  dirfd = open (syspath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
     {
       int err = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "%s: %s",
                    syspath, g_strerror (err));
       return NULL;
     }
-  return read_udev_device (dev, error);
+  info = read_device_at (dirfd, syspath, error);
+  close (dirfd);
+  return info;
 }
 
 static int
@@ -287,49 +303,51 @@ compare_by_address (gconstpointer a, gconstpointer b)
 GPtrArray *
 pp_sysfs_enumerate (PpSysfs *self, GError **error)
 {
-  g_autoptr (PpUdevEnumerate) enumerate = NULL;
   g_autoptr (GPtrArray) devices = NULL;
-  struct udev_list_entry *entry;
-  int r;
+  DIR *dir;
+  struct dirent *entry;
 
   g_return_val_if_fail (PP_IS_SYSFS (self), NULL);
 
-  enumerate = udev_enumerate_new (self->udev);
-  if (enumerate == NULL)
+  dir = opendir (PCI_DEVICES);
+  if (dir == NULL)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                   "could not create a udev enumerator: %s",
-                   g_strerror (errno));
-      return NULL;
-    }
-
-  r = udev_enumerate_add_match_subsystem (enumerate, "pci");
-  if (r >= 0)
-    r = udev_enumerate_scan_devices (enumerate);
-  if (r < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                   "could not list PCI devices in /sys: %s", g_strerror (-r));
+      int err = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err),
+                   "could not list PCI devices in %s: %s", PCI_DEVICES,
+                   g_strerror (err));
       return NULL;
     }
 
   devices
       = g_ptr_array_new_with_free_func ((GDestroyNotify) pp_sysfs_device_free);
-  udev_list_entry_foreach (entry, udev_enumerate_get_list_entry (enumerate))
-  {
-    g_autoptr (GError) local_error = NULL;
-    PpSysfsDevice *info;
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *link = NULL;
+      g_autofree char *target = NULL;
+      g_autofree char *syspath = NULL;
+      PpSysfsDevice *info;
 
-    info = pp_sysfs_read_device (self, udev_list_entry_get_name (entry),
-                                 &local_error);
-    if (info == NULL)
-      {
-        /* A device can go away between listing and reading it. */
-        g_debug ("skipping PCI device: %s", local_error->message);
+      if (entry->d_name[0] == '.')
         continue;
-      }
-    g_ptr_array_add (devices, info);
-  }
+      /* The kernel's canonical path, as uevents name it: the link
+       * resolved ("../../../devices/pci0000:00/..."). */
+      link = g_build_filename (PCI_DEVICES, entry->d_name, NULL);
+      target = g_file_read_link (link, NULL);
+      if (target == NULL)
+        continue;
+      syspath = g_canonicalize_filename (target, PCI_DEVICES);
+      info = pp_sysfs_read_device (self, syspath, &local_error);
+      if (info == NULL)
+        {
+          /* A device can go away between listing and reading it. */
+          g_debug ("skipping PCI device: %s", local_error->message);
+          continue;
+        }
+      g_ptr_array_add (devices, info);
+    }
+  closedir (dir);
 
   g_ptr_array_sort (devices, compare_by_address);
   return g_steal_pointer (&devices);
