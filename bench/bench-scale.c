@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,33 +79,61 @@ iterate_until (const gboolean *done, const char *what)
 
 /* Runs @argv to its end with stdout to /dev/null; returns the wall time
  * in ms and sets @maxrss_kib to the child's peak RSS.  An exit status
- * above @max_status is fatal ("validate" exits 1 when a check fails). */
+ * above @max_status is fatal ("validate" exits 1 when a check fails).
+ *
+ * The peak comes from GNU time: a child spawned from this process would
+ * report this process's peak instead (exec records the old address
+ * space's high-water mark, and posix_spawn shares it until then). */
 static double
 run_child (const char *const *argv, long *maxrss_kib, int max_status)
 {
+  g_autofree char *rss_file
+      = g_build_filename (g_get_tmp_dir (), "bench-scale-rss.txt", NULL);
+  g_autoptr (GPtrArray) full = g_ptr_array_new ();
   posix_spawn_file_actions_t actions;
-  struct rusage usage;
-  double start = now_ms ();
+  double start;
   double took;
   pid_t pid;
   int status;
   int err;
 
+  g_ptr_array_add (full, "time");
+  g_ptr_array_add (full, "-f");
+  g_ptr_array_add (full, "%M");
+  g_ptr_array_add (full, "-o");
+  g_ptr_array_add (full, rss_file);
+  for (const char *const *a = argv; *a != NULL; a++)
+    g_ptr_array_add (full, (gpointer) *a);
+  g_ptr_array_add (full, NULL);
+
   posix_spawn_file_actions_init (&actions);
   posix_spawn_file_actions_addopen (&actions, 1, "/dev/null", O_WRONLY, 0);
-  err = posix_spawnp (&pid, argv[0], &actions, NULL, (char *const *) argv,
+  start = now_ms ();
+  err = posix_spawnp (&pid, "time", &actions, NULL, (char *const *) full->pdata,
                       environ);
   posix_spawn_file_actions_destroy (&actions);
   if (err != 0)
-    g_error ("cannot run %s: %s", argv[0], g_strerror (err));
-  while (wait4 (pid, &status, 0, &usage) < 0)
+    g_error ("cannot run GNU time (apt-get install time): %s",
+             g_strerror (err));
+  while (waitpid (pid, &status, 0) < 0)
     if (errno != EINTR)
-      g_error ("wait4: %s", g_strerror (errno));
+      g_error ("waitpid: %s", g_strerror (errno));
   took = now_ms () - start;
   if (!WIFEXITED (status) || WEXITSTATUS (status) > max_status)
     g_error ("%s %s failed with status %d", argv[0], argv[1], status);
   if (maxrss_kib != NULL)
-    *maxrss_kib = usage.ru_maxrss;
+    {
+      g_autofree char *text = NULL;
+      const char *last;
+
+      if (!g_file_get_contents (rss_file, &text, NULL, NULL))
+        g_error ("GNU time wrote no %s", rss_file);
+      /* "Command exited with non-zero status 1" may come first. */
+      g_strchomp (text);
+      last = strrchr (text, '\n');
+      *maxrss_kib = atol (last != NULL ? last + 1 : text);
+    }
+  g_unlink (rss_file);
   return took;
 }
 

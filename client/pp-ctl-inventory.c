@@ -5,6 +5,8 @@
 
 #include "pp-address.h"
 
+#include <systemd/sd-bus.h>
+
 #include <string.h>
 
 #define PP_DEVICE_PATH_PREFIX PP_OBJECT_ROOT "/devices/pci_"
@@ -57,69 +59,188 @@ device_free (PpCtlDevice *device)
   g_free (device);
 }
 
-static const char *
-lookup_string (GVariant *props, const char *name, const char *type)
+/* A NULL-terminated array of the strings in the array (ao or as) the
+ * message is at; they stay the message's. */
+static int
+read_string_array (sd_bus_message *m, char type, const char ***out)
 {
-  const char *value = "";
+  g_autoptr (GPtrArray) items = g_ptr_array_new ();
+  char signature[2] = { type, '\0' };
+  const char *item;
+  int r;
 
-  g_variant_lookup (props, name, type, &value);
-  return value;
+  r = sd_bus_message_enter_container (m, 'a', signature);
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_read_basic (m, type, &item)) > 0)
+    g_ptr_array_add (items, (gpointer) item);
+  if (r < 0)
+    return r;
+  g_ptr_array_add (items, NULL);
+  g_free (*out);
+  *out = (const char **) g_ptr_array_free (g_steal_pointer (&items), FALSE);
+  return sd_bus_message_exit_container (m);
 }
 
-static const char **
-lookup_strv (GVariant *props, const char *name, const char *type)
+/* One property of a device, the message being at its variant; a property
+ * of another type than expected (or unknown) is skipped. */
+static int
+read_property (sd_bus_message *m, PpCtlDevice *d, const char *name)
 {
-  g_autoptr (GVariant) value
-      = g_variant_lookup_value (props, name, G_VARIANT_TYPE (type));
+  static const struct
+  {
+    const char *name;
+    const char *type;
+    gsize offset;
+  } fields[] = {
+#define F(n, t, f) { n, t, G_STRUCT_OFFSET (PpCtlDevice, f) }
+    F ("Address", "s", address),
+    F ("VendorId", "q", vendor_id),
+    F ("DeviceId", "q", device_id),
+    F ("SubsystemVendorId", "q", subsystem_vendor_id),
+    F ("SubsystemDeviceId", "q", subsystem_device_id),
+    F ("Revision", "y", revision),
+    F ("ClassCode", "u", class_code),
+    F ("VendorName", "s", vendor_name),
+    F ("DeviceName", "s", device_name),
+    F ("Type", "s", type),
+    F ("Driver", "s", driver),
+    F ("DriverOverride", "s", driver_override),
+    F ("OriginalDriver", "s", original_driver),
+    F ("State", "s", state),
+    F ("IommuGroup", "i", iommu_group),
+    F ("IommuGroupDevices", "ao", iommu_group_devices),
+    F ("GroupViable", "b", group_viable),
+    F ("NumaNode", "i", numa_node),
+    F ("PhysicalFunction", "o", physical_function),
+    F ("VirtualFunctions", "ao", virtual_functions),
+    F ("BootVga", "b", boot_vga),
+    F ("ResetMethods", "as", reset_methods),
+    F ("ProtectionReason", "s", protection_reason),
+#undef F
+  };
+  const char *contents = NULL;
+  char type;
+  int r;
 
-  if (value == NULL)
-    return g_new0 (const char *, 1);
-  return g_str_equal (type, "ao") ? g_variant_get_objv (value, NULL)
-                                  : g_variant_get_strv (value, NULL);
+  r = sd_bus_message_peek_type (m, &type, &contents);
+  if (r < 0)
+    return r;
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      gpointer field;
+
+      if (!g_str_equal (fields[i].name, name)
+          || g_strcmp0 (fields[i].type, contents) != 0)
+        continue;
+      field = G_STRUCT_MEMBER_P (d, fields[i].offset);
+      r = sd_bus_message_enter_container (m, 'v', contents);
+      if (r < 0)
+        return r;
+      if (contents[0] == 'a')
+        r = read_string_array (m, contents[1], field);
+      else if (contents[0] == 'b')
+        {
+          int value;
+
+          r = sd_bus_message_read_basic (m, 'b', &value);
+          *(gboolean *) field = value != 0;
+        }
+      else
+        r = sd_bus_message_read_basic (m, contents[0], field);
+      if (r < 0)
+        return r;
+      return sd_bus_message_exit_container (m);
+    }
+  return sd_bus_message_skip (m, "v");
 }
 
-/* Reads @props, an a{sv} that stays alive (in the reply) as long as the
- * device: strings are borrowed from it. */
+static int
+read_device (sd_bus_message *m, PpCtlDevice *d)
+{
+  const char *name;
+  int r;
+
+  r = sd_bus_message_enter_container (m, 'a', "{sv}");
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_enter_container (m, 'e', "sv")) > 0)
+    {
+      r = sd_bus_message_read_basic (m, 's', &name);
+      if (r >= 0)
+        r = read_property (m, d, name);
+      if (r >= 0)
+        r = sd_bus_message_exit_container (m);
+      if (r < 0)
+        return r;
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container (m);
+}
+
 static PpCtlDevice *
-device_new (GDBusConnection *bus, const char *path, GVariant *props)
+device_new (GDBusConnection *bus, const char *path)
 {
   PpCtlDevice *d = g_new0 (PpCtlDevice, 1);
 
   d->bus = bus;
   d->path = path;
-  d->address = lookup_string (props, "Address", "&s");
-  g_variant_lookup (props, "VendorId", "q", &d->vendor_id);
-  g_variant_lookup (props, "DeviceId", "q", &d->device_id);
-  g_variant_lookup (props, "SubsystemVendorId", "q", &d->subsystem_vendor_id);
-  g_variant_lookup (props, "SubsystemDeviceId", "q", &d->subsystem_device_id);
-  g_variant_lookup (props, "Revision", "y", &d->revision);
-  g_variant_lookup (props, "ClassCode", "u", &d->class_code);
-  d->vendor_name = lookup_string (props, "VendorName", "&s");
-  d->device_name = lookup_string (props, "DeviceName", "&s");
-  d->type = lookup_string (props, "Type", "&s");
-  d->driver = lookup_string (props, "Driver", "&s");
-  d->driver_override = lookup_string (props, "DriverOverride", "&s");
-  d->original_driver = lookup_string (props, "OriginalDriver", "&s");
-  d->state = lookup_string (props, "State", "&s");
+  d->address = d->vendor_name = d->device_name = d->type = "";
+  d->driver = d->driver_override = d->original_driver = d->state = "";
+  d->physical_function = d->protection_reason = "";
   d->iommu_group = -1;
-  g_variant_lookup (props, "IommuGroup", "i", &d->iommu_group);
-  d->iommu_group_devices = lookup_strv (props, "IommuGroupDevices", "ao");
-  g_variant_lookup (props, "GroupViable", "b", &d->group_viable);
   d->numa_node = -1;
-  g_variant_lookup (props, "NumaNode", "i", &d->numa_node);
-  d->physical_function = lookup_string (props, "PhysicalFunction", "&o");
-  d->virtual_functions = lookup_strv (props, "VirtualFunctions", "ao");
-  g_variant_lookup (props, "BootVga", "b", &d->boot_vga);
-  d->reset_methods = lookup_strv (props, "ResetMethods", "as");
-  d->protection_reason = lookup_string (props, "ProtectionReason", "&s");
+  d->iommu_group_devices = g_new0 (const char *, 1);
+  d->virtual_functions = g_new0 (const char *, 1);
+  d->reset_methods = g_new0 (const char *, 1);
   return d;
 }
 
-#define GETTER(type, name, field)                                              \
-  type pp_ctl_device_get_##name (PpCtlDevice *device)                          \
-  {                                                                            \
-    return device->field;                                                      \
-  }
+/* Every device object of the reply: the object path, then its
+ * interfaces; only io.github.pcipassd1.Device is read. */
+static int
+read_objects (PpCtlInventory *inventory, sd_bus_message *m)
+{
+  const char *path;
+  const char *iface;
+  int r;
+
+  r = sd_bus_message_enter_container (m, 'a', "{oa{sa{sv}}}");
+  if (r < 0)
+    return r;
+  while ((r = sd_bus_message_enter_container (m, 'e', "oa{sa{sv}}")) > 0)
+    {
+      r = sd_bus_message_read_basic (m, 'o', &path);
+      if (r >= 0)
+        r = sd_bus_message_enter_container (m, 'a', "{sa{sv}}");
+      while (r >= 0
+             && (r = sd_bus_message_enter_container (m, 'e', "sa{sv}")) > 0)
+        {
+          r = sd_bus_message_read_basic (m, 's', &iface);
+          if (r >= 0 && g_str_equal (iface, PP_DEVICE_INTERFACE))
+            {
+              PpCtlDevice *device = device_new (inventory->bus, path);
+
+              g_ptr_array_add (inventory->devices, device);
+              r = read_device (m, device);
+            }
+          else if (r >= 0)
+            r = sd_bus_message_skip (m, "a{sv}");
+          if (r >= 0)
+            r = sd_bus_message_exit_container (m);
+        }
+      if (r >= 0)
+        r = sd_bus_message_exit_container (m);
+      if (r >= 0)
+        r = sd_bus_message_exit_container (m);
+      if (r < 0)
+        return r;
+    }
+  if (r < 0)
+    return r;
+  return sd_bus_message_exit_container (m);
+}
 
 GVariant *
 pp_ctl_device_call (PpCtlDevice *device,
@@ -134,6 +255,12 @@ pp_ctl_device_call (PpCtlDevice *device,
       device->bus, PP_BUS_NAME, device->path, PP_DEVICE_INTERFACE, method,
       parameters, NULL, flags, timeout_msec, cancellable, error);
 }
+
+#define GETTER(type, name, field)                                              \
+  type pp_ctl_device_get_##name (PpCtlDevice *device)                          \
+  {                                                                            \
+    return device->field;                                                      \
+  }
 
 GETTER (const char *, path, path)
 GETTER (const char *, address, address)
@@ -209,11 +336,7 @@ PpCtlInventory *
 pp_ctl_inventory_load (GError **error)
 {
   g_autoptr (PpCtlInventory) inventory = g_new0 (PpCtlInventory, 1);
-  g_autoptr (GVariant) objects = NULL;
   g_autoptr (GError) local = NULL;
-  GVariantIter iter;
-  const char *path;
-  GVariant *ifaces;
 
   inventory->devices
       = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
@@ -229,51 +352,63 @@ pp_ctl_inventory_load (GError **error)
       return NULL;
     }
 
-  /* Auto-start allowed: a D-Bus activatable daemon is started here. */
-  inventory->reply = g_dbus_connection_call_sync (
-      inventory->bus, PP_BUS_NAME, PP_OBJECT_ROOT,
-      "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", NULL,
-      G_VARIANT_TYPE ("(a{oa{sa{sv}}})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
-      &local);
-  if (inventory->reply == NULL)
-    {
-      if (g_error_matches (local, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
-          || g_error_matches (local, G_DBUS_ERROR,
-                              G_DBUS_ERROR_NAME_HAS_NO_OWNER))
-        {
+  /* The reply is read with sd-bus, which walks the message in place:
+   * GDBus would first turn it into a tree of a GVariant per value,
+   * hundreds of thousands on a large host.  Auto-start is allowed, so a
+   * D-Bus activatable daemon is started here. */
+  {
+    sd_bus *sdbus = NULL;
+    sd_bus_message *reply = NULL;
+    sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+    int r = sd_bus_open_system (&sdbus);
+
+    if (r < 0)
+      {
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                     "cannot connect to the system bus: %s", g_strerror (-r));
+        return NULL;
+      }
+    r = sd_bus_call_method (sdbus, PP_BUS_NAME, PP_OBJECT_ROOT,
+                            "org.freedesktop.DBus.ObjectManager",
+                            "GetManagedObjects", &bus_error, &reply, "");
+    sd_bus_flush_close_unref (sdbus);
+    if (r < 0)
+      {
+        if (sd_bus_error_has_names (
+                &bus_error, "org.freedesktop.DBus.Error.ServiceUnknown",
+                "org.freedesktop.DBus.Error.NameHasNoOwner"))
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                        "pcipassd is not running on the system bus "
                        "(nobody owns %s)",
                        PP_BUS_NAME);
-          return NULL;
-        }
-      g_dbus_error_strip_remote_error (local);
-      g_set_error (error, local->domain, local->code,
-                   "cannot talk to pcipassd: %s", local->message);
-      return NULL;
-    }
+        else
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       "cannot talk to pcipassd: %s",
+                       bus_error.message ? bus_error.message : g_strerror (-r));
+        sd_bus_error_free (&bus_error);
+        return NULL;
+      }
+    inventory->reply = reply;
+    r = read_objects (inventory, reply);
+    if (r < 0)
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                     "pcipassd's GetManagedObjects reply is malformed: %s",
+                     g_strerror (-r));
+        return NULL;
+      }
+  }
 
-  objects = g_variant_get_child_value (inventory->reply, 0);
-  g_variant_iter_init (&iter, objects);
-  while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", &path, &ifaces))
+  for (guint i = 0; i < inventory->devices->len; i++)
     {
-      g_autoptr (GVariant) owned = ifaces;
-      g_autoptr (GVariant) props = g_variant_lookup_value (
-          ifaces, PP_DEVICE_INTERFACE, G_VARIANT_TYPE_VARDICT);
-      PpCtlDevice *device;
-      char *derived;
+      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
+      char *derived = address_from_path (device->path);
 
-      if (props == NULL)
-        continue;
-      /* The reply keeps the a{sv} alive; the device borrows from it. */
-      device = device_new (inventory->bus, path, props);
-      derived = address_from_path (path);
-      g_hash_table_insert (inventory->path_address, g_strdup (path),
+      g_hash_table_insert (inventory->path_address, g_strdup (device->path),
                            *device->address != '\0' ? g_strdup (device->address)
                            : derived != NULL        ? g_strdup (derived)
-                                                    : g_strdup (path));
+                                                    : g_strdup (device->path));
       g_free (derived);
-      g_ptr_array_add (inventory->devices, device);
     }
 
   g_ptr_array_sort_with_data (inventory->devices, compare_devices, inventory);
@@ -287,7 +422,7 @@ pp_ctl_inventory_free (PpCtlInventory *inventory)
     return;
   g_clear_pointer (&inventory->devices, g_ptr_array_unref);
   g_clear_pointer (&inventory->path_address, g_hash_table_unref);
-  g_clear_pointer (&inventory->reply, g_variant_unref);
+  g_clear_pointer ((sd_bus_message **) &inventory->reply, sd_bus_message_unref);
   g_clear_object (&inventory->bus);
   g_free (inventory);
 }

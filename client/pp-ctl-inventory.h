@@ -1,9 +1,9 @@
 /* What pcipassctl knows about the devices pcipassd publishes.
  *
- * One GetManagedObjects call; every property is then read from its
- * reply.  No proxy, property cache or signal subscription per device: a
- * host of thousands of functions costs the client little more than the
- * reply itself.
+ * One GetManagedObjects call, read with sd-bus in place; every property
+ * is then read from its reply.  No proxy, property cache or signal subscription
+ * per device: a host of thousands of functions costs the client little more
+ * than the reply itself.
  */
 #pragma once
 
@@ -17,7 +17,7 @@ typedef struct _PpCtlDevice PpCtlDevice;
 typedef struct
 {
   GDBusConnection *bus;
-  GVariant *reply;          /* the GetManagedObjects reply */
+  gpointer reply;           /* the sd_bus_message GetManagedObjects gave */
   GPtrArray *devices;       /* (element-type PpCtlDevice): by address */
   GHashTable *path_address; /* object path -> canonical address */
 } PpCtlInventory;
