@@ -44,15 +44,7 @@ count_fds (GSubprocess *daemon)
 static guint64
 rss_kib (GSubprocess *daemon)
 {
-  g_autofree char *path = g_strdup_printf (
-      "/proc/%s/status", g_subprocess_get_identifier (daemon));
-  g_autofree char *status = NULL;
-  const char *line;
-
-  if (!g_file_get_contents (path, &status, NULL, NULL)
-      || (line = strstr (status, "VmRSS:")) == NULL)
-    return 0;
-  return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+  return bench_status_kib (g_subprocess_get_identifier (daemon), "VmRSS:");
 }
 
 static void

@@ -176,14 +176,12 @@ add_double (JsonBuilder *b, const char *name, double value)
 static guint64
 status_kib (GPid pid, const char *field)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *line;
+  g_autofree char *id = g_strdup_printf ("%d", pid);
+  guint64 kib = bench_status_kib (id, field);
 
-  if (!g_file_get_contents (path, &status, NULL, NULL)
-      || (line = strstr (status, field)) == NULL)
+  if (kib == 0)
     g_error ("cannot read %s of process %d", field, pid);
-  return g_ascii_strtoull (line + strlen (field), NULL, 10);
+  return kib;
 }
 
 /* Voluntary and involuntary context switches of all of @pid's threads. */
