@@ -23,8 +23,8 @@ pp_hwdb_new (void)
 {
   PpHwdb *self = g_new0 (PpHwdb, 1);
 
-  self->cache = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                       g_free);
+  self->cache
+      = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
 
   self->udev = udev_new ();
   if (self->udev != NULL)
@@ -74,9 +74,8 @@ pp_hwdb_lookup (PpHwdb *self,
           g_autofree char *modalias
               = g_strdup_printf ("pci:v%08Xd%08X", vendor_id, device_id);
 
-          udev_list_entry_foreach (
-              entry,
-              udev_hwdb_get_properties_list_entry (self->hwdb, modalias, 0))
+          udev_list_entry_foreach (entry, udev_hwdb_get_properties_list_entry (
+                                              self->hwdb, modalias, 0))
           {
             const char *name = udev_list_entry_get_name (entry);
 
