@@ -1551,13 +1551,22 @@ write_record (UMockdevTestbed *tb,
 
   for (char **line = lines; *line != NULL; line++)
     {
-      const char *value = *line + 3;
-      const char *eq = strchr (value, '=');
-      g_autofree char *name = eq ? g_strndup (value, eq - value) : NULL;
+      const char *value;
+      const char *eq;
+      g_autofree char *name = NULL;
       g_autofree char *path = NULL;
 
       if (**line == '\0')
         continue;
+      if (strlen (*line) < 3 || (*line)[1] != ':' || (*line)[2] != ' ')
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "bad record line \"%s\"", *line);
+          return FALSE;
+        }
+      value = *line + 3;
+      eq = strchr (value, '=');
+      name = eq ? g_strndup (value, eq - value) : NULL;
       if (g_str_has_prefix (*line, "P: "))
         {
           devpath = g_strconcat ("/sys", value, NULL);
