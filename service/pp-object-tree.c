@@ -64,8 +64,10 @@ static GParamSpec *pspecs[N_PROPERTIES];
 
 typedef struct
 {
+  PpObjectTree *tree;
   PpDevice *device; /* strong */
-  char *node;       /* "pci_0000_01_00_0" */
+  char *path;       /* DEVICES_PATH "/pci_0000_01_00_0" */
+  const char *node; /* its last element, in @path */
   gulong notify_id;
   guint32 dirty;     /* bit i: properties[i] changed, not yet announced */
   GVariant *managed; /* its {oa{sa{sv}}} of the reply, serialized, or NULL */
@@ -88,10 +90,9 @@ struct _PpObjectTree
   gulong manager_notify_id;
   guint flush_id; /* idle flush of changes outside a batch */
 
-  GHashTable *entries;   /* node name -> Entry */
-  GHashTable *by_device; /* PpDevice -> Entry (borrowed) */
-  GHashTable *dirty;     /* set of Entry with unannounced changes */
-  GVariant *reply;       /* cached GetManagedObjects reply, or NULL */
+  GHashTable *entries; /* node name -> Entry */
+  GHashTable *dirty;   /* set of Entry with unannounced changes */
+  GVariant *reply;     /* cached GetManagedObjects reply, or NULL */
 };
 
 static const char object_manager_xml[]
@@ -242,19 +243,13 @@ interfaces_variant (PpDevice *device)
   return g_variant_builder_end (&builder);
 }
 
-static char *
-node_path (const char *node)
-{
-  return g_strconcat (DEVICES_PATH "/", node, NULL);
-}
-
 static void
 entry_free (Entry *entry)
 {
   g_clear_signal_handler (&entry->notify_id, entry->device);
   g_clear_pointer (&entry->managed, g_variant_unref);
   g_object_unref (entry->device);
-  g_free (entry->node);
+  g_free (entry->path);
   g_free (entry);
 }
 
@@ -273,11 +268,8 @@ emit (PpObjectTree *self,
 {
   g_autoptr (GError) error = NULL;
 
-  if (self->connection == NULL)
-    {
-      g_variant_unref (g_variant_ref_sink (params));
-      return;
-    }
+  /* Only called while exported: the handlers that lead here are
+   * connected with the connection and disconnected before it goes. */
   if (!g_dbus_connection_emit_signal (self->connection, NULL, path, iface,
                                       signal, params, &error))
     g_warning ("cannot emit %s: %s", signal, error->message);
@@ -295,12 +287,12 @@ flush (PpObjectTree *self)
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
       Entry *entry = key;
-      g_autofree char *path = node_path (entry->node);
       guint32 mask = entry->dirty;
 
       entry->dirty = 0;
       g_hash_table_iter_remove (&iter);
-      emit (self, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+      emit (self, entry->path, "org.freedesktop.DBus.Properties",
+            "PropertiesChanged",
             g_variant_new ("(s@a{sv}@as)", DEVICE_IFACE,
                            properties_variant (entry->device, mask),
                            g_variant_new_strv (NULL, 0)));
@@ -320,11 +312,9 @@ on_flush_idle (gpointer user_data)
 static void
 on_device_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
 {
-  PpObjectTree *self = user_data;
-  Entry *entry = g_hash_table_lookup (self->by_device, object);
+  Entry *entry = user_data;
+  PpObjectTree *self = entry->tree;
 
-  if (entry == NULL)
-    return;
   for (guint i = 0; i < N_PROPERTIES; i++)
     if (pspecs[i] == pspec)
       {
@@ -343,15 +333,14 @@ static Entry *
 add_entry (PpObjectTree *self, PpDevice *device)
 {
   Entry *entry = g_new0 (Entry, 1);
-  g_autofree char *path
-      = pp_address_to_object_path (pp_device_get_address (device));
 
+  entry->tree = self;
   entry->device = g_object_ref (device);
-  entry->node = g_strdup (path + strlen (DEVICES_PATH "/"));
+  entry->path = pp_address_to_object_path (pp_device_get_address (device));
+  entry->node = entry->path + strlen (DEVICES_PATH "/");
   entry->notify_id = g_signal_connect (device, "notify",
-                                       G_CALLBACK (on_device_notify), self);
-  g_hash_table_replace (self->entries, entry->node, entry);
-  g_hash_table_replace (self->by_device, device, entry);
+                                       G_CALLBACK (on_device_notify), entry);
+  g_hash_table_replace (self->entries, (gpointer) entry->node, entry);
   return entry;
 }
 
@@ -360,28 +349,28 @@ on_device_added (PpRegistry *registry, PpDevice *device, gpointer user_data)
 {
   PpObjectTree *self = user_data;
   Entry *entry = add_entry (self, device);
-  g_autofree char *path = node_path (entry->node);
 
   invalidate_reply (self);
   emit (self, PP_OBJECT_ROOT, "org.freedesktop.DBus.ObjectManager",
         "InterfacesAdded",
-        g_variant_new ("(o@a{sa{sv}})", path, interfaces_variant (device)));
+        g_variant_new ("(o@a{sa{sv}})", entry->path,
+                       interfaces_variant (device)));
 }
 
 static void
 on_device_removed (PpRegistry *registry, PpDevice *device, gpointer user_data)
 {
   PpObjectTree *self = user_data;
-  Entry *entry = g_hash_table_lookup (self->by_device, device);
-  g_autofree char *path = NULL;
+  g_autofree char *path
+      = pp_address_to_object_path (pp_device_get_address (device));
+  const char *node = path + strlen (DEVICES_PATH "/");
+  Entry *entry = g_hash_table_lookup (self->entries, node);
   const char *ifaces[] = { DEVICE_IFACE, NULL };
 
   if (entry == NULL)
     return;
-  path = node_path (entry->node);
   g_hash_table_remove (self->dirty, entry);
-  g_hash_table_remove (self->by_device, device);
-  g_hash_table_remove (self->entries, entry->node);
+  g_hash_table_remove (self->entries, node);
   invalidate_reply (self);
   emit (self, PP_OBJECT_ROOT, "org.freedesktop.DBus.ObjectManager",
         "InterfacesRemoved", g_variant_new ("(o^as)", path, ifaces));
@@ -548,13 +537,9 @@ static GVariant *
 managed_entry (Entry *entry)
 {
   if (entry->managed == NULL)
-    {
-      g_autofree char *path = node_path (entry->node);
-
-      entry->managed = serialized (
-          g_variant_new_dict_entry (g_variant_new_object_path (path),
-                                    interfaces_variant (entry->device)));
-    }
+    entry->managed = serialized (
+        g_variant_new_dict_entry (g_variant_new_object_path (entry->path),
+                                  interfaces_variant (entry->device)));
   return entry->managed;
 }
 
@@ -626,7 +611,6 @@ pp_object_tree_new (PpRegistry *registry,
   self->handler_data = user_data;
   self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify) entry_free);
-  self->by_device = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->dirty = g_hash_table_new (g_direct_hash, g_direct_equal);
   return self;
 }
@@ -682,7 +666,6 @@ pp_object_tree_unexport (PpObjectTree *self)
   g_clear_signal_handler (&self->manager_notify_id, self->manager);
   g_clear_handle_id (&self->flush_id, g_source_remove);
   g_hash_table_remove_all (self->dirty);
-  g_hash_table_remove_all (self->by_device);
   g_hash_table_remove_all (self->entries);
   invalidate_reply (self);
   if (self->connection != NULL)
@@ -702,7 +685,6 @@ pp_object_tree_free (PpObjectTree *self)
     return;
   pp_object_tree_unexport (self);
   g_hash_table_unref (self->dirty);
-  g_hash_table_unref (self->by_device);
   g_hash_table_unref (self->entries);
   g_object_unref (self->manager);
   g_object_unref (self->registry);
