@@ -310,8 +310,8 @@ on_handle_validate_host (PpDbusManager *iface,
   g_autoptr (GHashTable) values = NULL;
   g_autoptr (GPtrArray) checks = NULL;
   g_autoptr (GError) error = NULL;
-
   g_autofree const char **addresses = NULL;
+  g_autoptr (GPtrArray) devices = g_ptr_array_new ();
 
   values = pp_options_parse (options, host_options, &error);
   if (values == NULL)
@@ -321,26 +321,31 @@ on_handle_validate_host (PpDbusManager *iface,
     }
   addresses = pp_options_get_strv (values, "devices");
   for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++)
-    if (pp_registry_lookup (self->registry, addresses[i]) == NULL)
-      {
-        g_dbus_method_invocation_return_error (
-            invocation, PP_ERROR, PP_ERROR_NOT_FOUND,
-            "no PCI device at \"%s\" (option devices)", addresses[i]);
-        return TRUE;
-      }
+    {
+      PpDevice *device = pp_registry_lookup (self->registry, addresses[i]);
+
+      if (device == NULL)
+        {
+          g_dbus_method_invocation_return_error (
+              invocation, PP_ERROR, PP_ERROR_NOT_FOUND,
+              "no PCI device at \"%s\" (option devices)", addresses[i]);
+          return TRUE;
+        }
+      g_ptr_array_add (devices, device);
+    }
 
   checks = pp_hostcheck_run (&self->paths);
   /* The properties say what the last look saw. */
   publish_host_state (self, checks);
-  if (addresses != NULL)
+  if (devices->len > 0)
     {
       /* One look at mounts, routes and VFIO users for all of them, not
        * one per device: a whole host of thousands of functions. */
       pp_registry_update_host_state (self->registry);
-      for (guint i = 0; addresses[i] != NULL; i++)
-        pp_validate_device_checks (
-            self->registry, pp_registry_lookup (self->registry, addresses[i]),
-            NULL, PP_VALIDATE_ALL, checks);
+      for (guint i = 0; i < devices->len; i++)
+        pp_validate_device_checks (self->registry,
+                                   g_ptr_array_index (devices, i), NULL,
+                                   PP_VALIDATE_ALL, checks);
     }
   return_checks (invocation, checks);
   return TRUE;
