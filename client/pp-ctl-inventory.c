@@ -402,13 +402,13 @@ pp_ctl_inventory_load (GError **error)
   for (guint i = 0; i < inventory->devices->len; i++)
     {
       PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
-      char *derived = address_from_path (device->path);
+      /* The path is spelled out only when the Address property is not. */
+      char *address = *device->address != '\0'
+                          ? g_strdup (device->address)
+                          : address_from_path (device->path);
 
       g_hash_table_insert (inventory->path_address, g_strdup (device->path),
-                           *device->address != '\0' ? g_strdup (device->address)
-                           : derived != NULL        ? g_strdup (derived)
-                                                    : g_strdup (device->path));
-      g_free (derived);
+                           address != NULL ? address : g_strdup (device->path));
     }
 
   g_ptr_array_sort_with_data (inventory->devices, compare_devices, inventory);
