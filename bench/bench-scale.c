@@ -31,6 +31,7 @@
 #include "config.h"
 
 #include "bench-stats.h"
+#include "pp-address.h"
 #include "pp-fake-kernel.h"
 #include "pp-test-bus.h"
 #include "pp-testbed.h"
@@ -67,16 +68,18 @@ on_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Iterates the main context until *@counter reaches @target. */
 static void
-iterate_until (const gboolean *done, const char *what)
+wait_count (const guint *counter, guint target, const char *what)
 {
   guint id = g_timeout_add_seconds (WAIT_SECONDS, on_timeout, (gpointer) what);
 
-  while (!*done)
+  while (*counter < target)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (id);
 }
 
+/* Iterates the main context until *@counter reaches @target. */
 /* Runs @argv to its end with stdout to /dev/null; returns the wall time
  * in ms and sets @maxrss_kib to the child's peak RSS.  An exit status
  * above @max_status is fatal ("validate" exits 1 when a check fails).
@@ -211,7 +214,7 @@ context_switches (GPid pid)
 
 typedef struct
 {
-  gboolean owned;
+  guint owned; /* times the name appeared */
 } NameWait;
 
 static void
@@ -220,7 +223,7 @@ on_name_appeared (GDBusConnection *c,
                   const char *owner,
                   gpointer data)
 {
-  ((NameWait *) data)->owned = TRUE;
+  ((NameWait *) data)->owned++;
 }
 
 static GSubprocess *
@@ -233,7 +236,7 @@ start_daemon (PpTestBus *bus, const char *state_dir, double *took_ms)
       g_getenv ("BENCH_VERBOSE") != NULL ? G_SUBPROCESS_FLAGS_NONE
                                          : G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   g_autoptr (GError) error = NULL;
-  NameWait wait = { FALSE };
+  NameWait wait = { 0 };
   GSubprocess *daemon;
   guint watch;
   double start;
@@ -244,7 +247,7 @@ start_daemon (PpTestBus *bus, const char *state_dir, double *took_ms)
   start = now_ms ();
   daemon = g_subprocess_launcher_spawnv (launcher, argv, &error);
   g_assert_no_error (error);
-  iterate_until (&wait.owned, "pcipassd to own its name");
+  wait_count (&wait.owned, 1, "pcipassd to own its name");
   *took_ms = now_ms () - start;
   g_bus_unwatch_name (watch);
   return daemon;
@@ -292,16 +295,6 @@ on_signal (GDBusConnection *connection,
       if (s->pf_path != NULL && g_str_equal (path, s->pf_path))
         s->pf_changes++;
     }
-}
-
-static void
-wait_count (const guint *counter, guint target, const char *what)
-{
-  guint id = g_timeout_add_seconds (WAIT_SECONDS, on_timeout, (gpointer) what);
-
-  while (*counter < target)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (id);
 }
 
 static void
@@ -375,8 +368,7 @@ measure_events (JsonBuilder *b,
   Signals s = { 0 };
   guint sub;
 
-  path = g_strdup_printf ("/io/github/pcipassd/devices/pci_%s", address);
-  g_strdelimit (path + strlen ("/io/github/pcipassd/devices/pci_"), ":.", '_');
+  path = pp_address_to_object_path (address);
   s.path = path;
   sub = g_dbus_connection_signal_subscribe (
       bus->connection, NULL, "org.freedesktop.DBus.Properties",
@@ -428,10 +420,7 @@ measure_hotplug (JsonBuilder *b,
         {
           g_autofree char *address = g_strndup (p + 2, 12);
 
-          pf_path
-              = g_strdup_printf ("/io/github/pcipassd/devices/pci_%s", address);
-          g_strdelimit (pf_path + strlen ("/io/github/pcipassd/devices/pci_"),
-                        ":.", '_');
+          pf_path = pp_address_to_object_path (address);
         }
     }
   s.pf_path = pf_path;
