@@ -324,19 +324,19 @@ pp_sysfs_enumerate (PpSysfs *self, GError **error)
   while ((entry = readdir (dir)) != NULL)
     {
       g_autoptr (GError) local_error = NULL;
-      g_autofree char *link = NULL;
-      g_autofree char *target = NULL;
       g_autofree char *syspath = NULL;
+      char target[PATH_MAX];
+      gssize n;
       PpSysfsDevice *info;
 
       if (entry->d_name[0] == '.')
         continue;
       /* The kernel's canonical path, as uevents name it: the link
        * resolved ("../../../devices/pci0000:00/..."). */
-      link = g_build_filename (PCI_DEVICES, entry->d_name, NULL);
-      target = g_file_read_link (link, NULL);
-      if (target == NULL)
+      n = readlinkat (dirfd (dir), entry->d_name, target, sizeof target - 1);
+      if (n <= 0)
         continue;
+      target[n] = '\0';
       syspath = g_canonicalize_filename (target, PCI_DEVICES);
       info = pp_sysfs_read_device (self, syspath, &local_error);
       if (info == NULL)
