@@ -1629,9 +1629,16 @@ write_record (UMockdevTestbed *tb,
     g_autofree char *uevent_path = g_build_filename (dir, "uevent", NULL);
     g_autofree char *link = g_build_filename (dir, "subsystem", NULL);
     g_autofree char *target = relative_path (devpath + 5, "bus/pci");
+    g_autofree char *name = g_path_get_basename (devpath);
+    g_autofree char *bus_link
+        = g_build_filename (root, "sys/bus/pci/devices", name, NULL);
+    g_autofree char *bus_target
+        = relative_path ("bus/pci/devices", devpath + 5);
 
+    /* Like umockdev, the bus's link before the "add" uevent. */
     if (!write_file (uevent_path, uevent->str, uevent->len, error)
-        || !make_link (target, link, error))
+        || !make_link (target, link, error)
+        || !make_link (bus_target, bus_link, error))
       return FALSE;
   }
   if (announce)
@@ -1675,8 +1682,6 @@ add_device (UMockdevTestbed *tb,
             GError **error)
 {
   g_autofree char *record = build_record (d, l);
-  g_autofree char *bus_link
-      = g_build_filename (root, "sys/bus/pci/devices", d->address, NULL);
   g_autofree char *devdir = g_build_filename (root, "sys", d->devdir, NULL);
   g_autofree char *bus_dir = g_path_get_dirname (devdir);
   g_autofree char *bus_name = g_path_get_basename (bus_dir);
@@ -1695,15 +1700,6 @@ add_device (UMockdevTestbed *tb,
     {
       g_prefix_error (error, "%s: [%s]: ", l->source, d->address);
       return FALSE;
-    }
-
-  /* umockdev 0.17 makes this link itself; older versions did not. */
-  if (!g_file_test (bus_link, G_FILE_TEST_IS_SYMLINK))
-    {
-      g_autofree char *rel = relative_path ("bus/pci/devices", d->devdir);
-
-      if (!make_link (rel, bus_link, error))
-        return FALSE;
     }
 
   return add_back_links (root, d, error);
