@@ -3,6 +3,7 @@
 #include "pp-object-tree.h"
 
 #include "pp-address.h"
+#include "pp-array-writer.h"
 #include "pp-dbus-generated.h"
 
 #include <string.h>
@@ -69,8 +70,8 @@ typedef struct
   char *path;       /* DEVICES_PATH "/pci_0000_01_00_0" */
   const char *node; /* its last element, in @path */
   gulong notify_id;
-  guint32 dirty;     /* bit i: properties[i] changed, not yet announced */
-  GVariant *managed; /* its {oa{sa{sv}}} of the reply, serialized, or NULL */
+  guint32 dirty; /* bit i: properties[i] changed, not yet announced */
+  int index;     /* its {oa{sa{sv}}} in the cached reply, -1: not current */
 } Entry;
 
 struct _PpObjectTree
@@ -92,7 +93,8 @@ struct _PpObjectTree
 
   GHashTable *entries; /* node name -> Entry */
   GHashTable *dirty;   /* set of Entry with unannounced changes */
-  GVariant *reply;     /* cached GetManagedObjects reply, or NULL */
+  GVariant *reply;     /* last GetManagedObjects reply built, or NULL */
+  gboolean stale;      /* @reply no longer says what the tree holds */
 };
 
 static const char object_manager_xml[]
@@ -247,16 +249,17 @@ static void
 entry_free (Entry *entry)
 {
   g_clear_signal_handler (&entry->notify_id, entry->device);
-  g_clear_pointer (&entry->managed, g_variant_unref);
   g_object_unref (entry->device);
   g_free (entry->path);
   g_free (entry);
 }
 
+/* The reply is rebuilt on the next call, from the entries of this one
+ * that are still current. */
 static void
 invalidate_reply (PpObjectTree *self)
 {
-  g_clear_pointer (&self->reply, g_variant_unref);
+  self->stale = TRUE;
 }
 
 static void
@@ -319,7 +322,7 @@ on_device_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
     if (pspecs[i] == pspec)
       {
         entry->dirty |= 1u << i;
-        g_clear_pointer (&entry->managed, g_variant_unref);
+        entry->index = -1;
         g_hash_table_add (self->dirty, entry);
         invalidate_reply (self);
         /* A change outside a registry batch still goes out, soon. */
@@ -336,6 +339,7 @@ add_entry (PpObjectTree *self, PpDevice *device)
 
   entry->tree = self;
   entry->device = g_object_ref (device);
+  entry->index = -1;
   entry->path = pp_address_to_object_path (pp_device_get_address (device));
   entry->node = entry->path + strlen (DEVICES_PATH "/");
   entry->notify_id = g_signal_connect (device, "notify",
@@ -518,39 +522,27 @@ static const GDBusSubtreeVTable subtree_vtable = {
 
 /* ---- the ObjectManager ---- */
 
-/* Only the serialized bytes of @value (consumed), not the tree of small
- * GVariants it was built from: a fraction of the memory. */
-static GVariant *
-serialized (GVariant *value)
+/* Keeps only the reply, not a copy of each device's entry besides it,
+ * and writes it entry by entry so that no second copy exists while it is
+ * built: a device that did not change keeps its entry of the last reply,
+ * copied; one that did is serialized alone and appended. */
+static void
+update_reply (PpObjectTree *self)
 {
-  g_autoptr (GVariant) tree = g_variant_ref_sink (value);
-  g_autoptr (GBytes) bytes = g_variant_get_data_as_bytes (tree);
-
-  return g_variant_ref_sink (
-      g_variant_new_from_bytes (g_variant_get_type (tree), bytes, TRUE));
-}
-
-/* A device's entry of the reply, serialized once and kept until the
- * device changes, so that the whole reply is never a tree of hundreds of
- * thousands of GVariants at once. */
-static GVariant *
-managed_entry (Entry *entry)
-{
-  if (entry->managed == NULL)
-    entry->managed = serialized (
-        g_variant_new_dict_entry (g_variant_new_object_path (entry->path),
-                                  interfaces_variant (entry->device)));
-  return entry->managed;
-}
-
-static GVariant *
-build_reply (PpObjectTree *self)
-{
-  GVariantBuilder objects;
+  g_autoptr (GVariant) old_objects = NULL;
+  g_autoptr (PpArrayWriter) writer = NULL;
   GHashTableIter iter;
   gpointer value;
+  int index = 0;
 
-  g_variant_builder_init (&objects, G_VARIANT_TYPE ("a{oa{sa{sv}}}"));
+  if (self->reply != NULL && !self->stale)
+    return;
+  if (self->reply != NULL)
+    old_objects = g_variant_get_child_value (self->reply, 0);
+
+  writer = pp_array_writer_new (
+      G_VARIANT_TYPE ("{oa{sa{sv}}}"),
+      self->reply != NULL ? g_variant_get_size (self->reply) : 0);
   {
     GVariantBuilder manager;
 
@@ -559,14 +551,32 @@ build_reply (PpObjectTree *self)
         &manager, "{s@a{sv}}",
         g_dbus_interface_skeleton_get_info (self->manager)->name,
         g_dbus_interface_skeleton_get_properties (self->manager));
-    g_variant_builder_add (&objects, "{o@a{sa{sv}}}", self->manager_path,
-                           g_variant_builder_end (&manager));
+    pp_array_writer_add (writer,
+                         g_variant_new_dict_entry (
+                             g_variant_new_object_path (self->manager_path),
+                             g_variant_builder_end (&manager)));
+    index++;
   }
   g_hash_table_iter_init (&iter, self->entries);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_variant_builder_add_value (&objects, managed_entry (value));
-  return serialized (
-      g_variant_new ("(@a{oa{sa{sv}}})", g_variant_builder_end (&objects)));
+    {
+      Entry *entry = value;
+
+      if (old_objects != NULL && entry->index >= 0)
+        pp_array_writer_add (
+            writer, g_variant_get_child_value (old_objects, entry->index));
+      else
+        pp_array_writer_add (
+            writer,
+            g_variant_new_dict_entry (g_variant_new_object_path (entry->path),
+                                      interfaces_variant (entry->device)));
+      entry->index = index++;
+    }
+  g_clear_pointer (&old_objects, g_variant_unref);
+  g_clear_pointer (&self->reply, g_variant_unref);
+  self->reply = pp_array_writer_end (g_steal_pointer (&writer),
+                                     G_VARIANT_TYPE ("(a{oa{sa{sv}}})"));
+  self->stale = FALSE;
 }
 
 static void
@@ -582,8 +592,7 @@ root_method_call (GDBusConnection *connection,
   PpObjectTree *self = user_data;
 
   /* Only GetManagedObjects exists; GDBus checked name and arguments. */
-  if (self->reply == NULL)
-    self->reply = build_reply (self);
+  update_reply (self);
   g_dbus_method_invocation_return_value (invocation, self->reply);
 }
 
@@ -667,7 +676,7 @@ pp_object_tree_unexport (PpObjectTree *self)
   g_clear_handle_id (&self->flush_id, g_source_remove);
   g_hash_table_remove_all (self->dirty);
   g_hash_table_remove_all (self->entries);
-  invalidate_reply (self);
+  g_clear_pointer (&self->reply, g_variant_unref);
   if (self->connection != NULL)
     {
       g_dbus_connection_unregister_subtree (self->connection, self->subtree_id);
