@@ -11,7 +11,8 @@ typedef struct
 struct _PpHwdb
 {
   struct udev *udev;
-  struct udev_hwdb *hwdb;
+  struct udev_hwdb *hwdb; /* NULL when released or absent */
+  gboolean available;
   /* vendor << 16 | device -> Names: a host of thousands of functions has
    * a handful of distinct IDs, and a database lookup is hundreds of
    * fnmatch() calls. */
@@ -29,7 +30,8 @@ pp_hwdb_new (void)
   self->udev = udev_new ();
   if (self->udev != NULL)
     self->hwdb = udev_hwdb_new (self->udev);
-  if (self->hwdb == NULL)
+  self->available = self->hwdb != NULL;
+  if (!self->available)
     g_message ("no udev hardware database: device names will be empty");
   return self;
 }
@@ -48,7 +50,13 @@ pp_hwdb_free (PpHwdb *self)
 gboolean
 pp_hwdb_is_available (PpHwdb *self)
 {
-  return self->hwdb != NULL;
+  return self->available;
+}
+
+void
+pp_hwdb_release (PpHwdb *self)
+{
+  g_clear_pointer (&self->hwdb, udev_hwdb_unref);
 }
 
 void
@@ -66,6 +74,8 @@ pp_hwdb_lookup (PpHwdb *self,
       const char *vendor = NULL;
       const char *model = NULL;
 
+      if (self->hwdb == NULL && self->available)
+        self->hwdb = udev_hwdb_new (self->udev);
       if (self->hwdb != NULL)
         {
           struct udev_list_entry *entry;

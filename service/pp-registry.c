@@ -215,6 +215,8 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
    * walk is done, rather than by re-reading each group's directory. */
   pp_iommu_groups_refresh_all (self->groups);
   pp_registry_update_host_state (self);
+  if (self->hwdb != NULL)
+    pp_hwdb_release (self->hwdb);
 
   for (guint i = 0; i < added->len; i++)
     g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
@@ -351,6 +353,8 @@ handle_pci_add (PpRegistry *self, const char *syspath)
 
   /* Complete before it is announced: properties, group, host state. */
   device = add_device (self, info);
+  if (self->hwdb != NULL)
+    pp_hwdb_release (self->hwdb);
   pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
   {
     g_autoptr (GHashTable) protected = pp_protect_scan ();

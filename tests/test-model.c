@@ -240,6 +240,17 @@ test_names (void)
                 &vendor, "device-name", &name, NULL);
   g_assert_cmpstr (vendor, ==, "Samsung Electronics Co Ltd");
   g_assert_cmpstr (name, ==, "NVMe SSD Controller SM981/PM981/PM983");
+
+  /* The walk unmapped the database; IDs first seen later (a hot-added
+   * device) open it again. */
+  {
+    const char *v = NULL;
+    const char *d = NULL;
+
+    pp_hwdb_lookup (hwdb, 0x8086, 0x1592, &v, &d);
+    g_assert_cmpstr (v, ==, "Intel Corporation");
+    g_assert_cmpstr (d, ==, "Ethernet Controller E810-C for QSFP");
+  }
 }
 
 static void
