@@ -15,6 +15,14 @@ struct _PpRegistry
   PpHwdb *hwdb;        /* not owned */
   GHashTable *devices; /* address -> PpDevice */
   PpIommuGroups *groups;
+
+  /* A batch (pp_registry_begin_batch): work that every event of a burst
+   * would repeat is queued here and done once at its end. */
+  guint batch_depth;
+  GPtrArray *batch_added;   /* PpDevice (strong), not announced yet */
+  GHashTable *batch_pfs;    /* addresses of PFs whose VFs came or went */
+  GHashTable *batch_groups; /* IOMMU group numbers to refresh */
+  GHashTable *batch_in_use; /* PpDevice (strong) to look at in /proc */
 };
 
 enum
@@ -34,6 +42,10 @@ pp_registry_finalize (GObject *object)
 {
   PpRegistry *self = PP_REGISTRY (object);
 
+  g_clear_pointer (&self->batch_added, g_ptr_array_unref);
+  g_clear_pointer (&self->batch_pfs, g_hash_table_unref);
+  g_clear_pointer (&self->batch_groups, g_hash_table_unref);
+  g_clear_pointer (&self->batch_in_use, g_hash_table_unref);
   g_clear_pointer (&self->groups, pp_iommu_groups_free);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_object (&self->sysfs);
@@ -66,6 +78,12 @@ pp_registry_init (PpRegistry *self)
   self->devices
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
   self->groups = pp_iommu_groups_new ();
+  self->batch_added = g_ptr_array_new_with_free_func (g_object_unref);
+  self->batch_pfs
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->batch_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->batch_in_use = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                              g_object_unref, NULL);
 }
 
 PpRegistry *
@@ -99,6 +117,27 @@ add_device (PpRegistry *self, const PpSysfsDevice *info)
                        device);
   pp_iommu_groups_add (self->groups, device);
   return device;
+}
+
+static void
+queue_group (PpRegistry *self, int group)
+{
+  if (group >= 0)
+    g_hash_table_add (self->batch_groups, GINT_TO_POINTER (group));
+}
+
+static void
+queue_pf (PpRegistry *self, const char *physfn)
+{
+  if (physfn != NULL && *physfn != '\0')
+    g_hash_table_add (self->batch_pfs, g_strdup (physfn));
+}
+
+static void
+queue_in_use (PpRegistry *self, PpDevice *device)
+{
+  if (!g_hash_table_contains (self->batch_in_use, device))
+    g_hash_table_add (self->batch_in_use, g_object_ref (device));
 }
 
 /* Applies a new snapshot; the caller refreshes the groups it returns. */
@@ -145,34 +184,28 @@ refresh_in_use_all (GPtrArray *devices)
 }
 
 static void
-refresh_in_use (PpDevice *device)
-{
-  g_autoptr (GPtrArray) one = g_ptr_array_new ();
-
-  g_ptr_array_add (one, device);
-  refresh_in_use_all (one);
-}
-
-static void
 remove_device (PpRegistry *self, PpDevice *device)
 {
   g_autofree char *physfn = NULL;
   int group = pp_device_get_iommu_group (device);
+  gboolean announced;
 
   /* The table holds the last reference: keep it for the signal. */
   g_object_ref (device);
 
   g_object_get (device, "physical-function", &physfn, NULL);
   pp_iommu_groups_remove (self->groups, device);
-  pp_iommu_groups_refresh (self->groups, group);
+  queue_group (self, group);
+  g_hash_table_remove (self->batch_in_use, device);
+  announced = !g_ptr_array_remove (self->batch_added, device);
   g_hash_table_remove (self->devices, pp_device_get_address (device));
-  g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
+  if (announced)
+    g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
 
   g_object_unref (device);
 
   /* A VF that goes changes its PF's VirtualFunctions. */
-  if (*physfn != '\0')
-    pp_registry_refresh_device (self, physfn);
+  queue_pf (self, physfn);
 }
 
 gboolean
@@ -191,6 +224,7 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
   if (infos == NULL)
     return FALSE;
 
+  pp_registry_begin_batch (self);
   for (guint i = 0; i < infos->len; i++)
     {
       const PpSysfsDevice *info = g_ptr_array_index (infos, i);
@@ -221,7 +255,7 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
   for (guint i = 0; i < added->len; i++)
     g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
                    g_ptr_array_index (added, i));
-  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
+  pp_registry_end_batch (self);
 
   g_debug ("enumerated %u PCI devices: %u new, %u gone", infos->len, added->len,
            gone->len);
@@ -297,36 +331,117 @@ pp_registry_update_host_state (PpRegistry *self)
   refresh_in_use_all (devices);
 }
 
-void
-pp_registry_refresh_device (PpRegistry *self, const char *address)
+/* Re-reads @device; queues its groups and the in-use look. */
+static void
+reread_device (PpRegistry *self, PpDevice *device)
 {
   g_autoptr (PpSysfsDevice) info = NULL;
   g_autoptr (GError) error = NULL;
-  PpDevice *device;
   int old_group;
+
+  info = pp_sysfs_read_device (self->sysfs, pp_device_get_syspath (device),
+                               &error);
+  if (info == NULL)
+    {
+      g_debug ("%s is gone: %s", pp_device_get_address (device),
+               error->message);
+      remove_device (self, device);
+      return;
+    }
+  old_group = apply_info (self, device, info);
+  queue_group (self, old_group);
+  queue_group (self, pp_device_get_iommu_group (device));
+  queue_in_use (self, device);
+}
+
+void
+pp_registry_begin_batch (PpRegistry *self)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  self->batch_depth++;
+}
+
+/* Does what the batch queued: PFs first (re-reading one can queue its
+ * group), then groups, then one look at the host for every new device and
+ * one walk of /proc for every device that may have changed its state. */
+static void
+finish_batch (PpRegistry *self)
+{
+  g_autoptr (GPtrArray) added = NULL;
+  g_autoptr (GPtrArray) in_use
+      = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer key;
+
+  while (g_hash_table_size (self->batch_pfs) > 0)
+    {
+      g_autofree char *address = NULL;
+      PpDevice *pf;
+
+      g_hash_table_iter_init (&iter, self->batch_pfs);
+      g_hash_table_iter_next (&iter, &key, NULL);
+      g_hash_table_iter_steal (&iter);
+      address = key;
+      pf = g_hash_table_lookup (self->devices, address);
+      if (pf != NULL)
+        reread_device (self, pf);
+    }
+
+  g_hash_table_iter_init (&iter, self->batch_groups);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    pp_iommu_groups_refresh (self->groups, GPOINTER_TO_INT (key));
+  g_hash_table_remove_all (self->batch_groups);
+
+  added = g_steal_pointer (&self->batch_added);
+  self->batch_added = g_ptr_array_new_with_free_func (g_object_unref);
+  if (added->len > 0)
+    {
+      g_autoptr (GHashTable) protected = pp_protect_scan ();
+
+      for (guint i = 0; i < added->len; i++)
+        {
+          apply_protection (g_ptr_array_index (added, i), protected);
+          queue_in_use (self, g_ptr_array_index (added, i));
+        }
+    }
+
+  g_hash_table_iter_init (&iter, self->batch_in_use);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      g_ptr_array_add (in_use, key);
+      g_hash_table_iter_steal (&iter);
+    }
+  refresh_in_use_all (in_use);
+
+  /* Complete before they are announced: properties, group, host state. */
+  for (guint i = 0; i < added->len; i++)
+    g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
+                   g_ptr_array_index (added, i));
+  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
+}
+
+void
+pp_registry_end_batch (PpRegistry *self)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_return_if_fail (self->batch_depth > 0);
+  if (--self->batch_depth == 0)
+    finish_batch (self);
+}
+
+void
+pp_registry_refresh_device (PpRegistry *self, const char *address)
+{
+  PpDevice *device;
 
   g_return_if_fail (PP_IS_REGISTRY (self));
 
   device = g_hash_table_lookup (self->devices, address);
   if (device == NULL)
     return;
-
-  info = pp_sysfs_read_device (self->sysfs, pp_device_get_syspath (device),
-                               &error);
-  if (info == NULL)
-    {
-      g_debug ("%s is gone: %s", address, error->message);
-      remove_device (self, device);
-      g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
-      return;
-    }
-
-  old_group = apply_info (self, device, info);
-  if (old_group != pp_device_get_iommu_group (device))
-    pp_iommu_groups_refresh (self->groups, old_group);
-  pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
-  refresh_in_use (device);
-  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
+  pp_registry_begin_batch (self);
+  reread_device (self, device);
+  pp_registry_end_batch (self);
 }
 
 static void
@@ -347,25 +462,18 @@ handle_pci_add (PpRegistry *self, const char *syspath)
   device = g_hash_table_lookup (self->devices, info->address);
   if (device != NULL)
     {
-      pp_registry_refresh_device (self, info->address);
+      reread_device (self, device);
       return;
     }
 
-  /* Complete before it is announced: properties, group, host state. */
+  /* Announced when the batch ends, complete. */
   device = add_device (self, info);
   if (self->hwdb != NULL)
     pp_hwdb_release (self->hwdb);
-  pp_iommu_groups_refresh (self->groups, pp_device_get_iommu_group (device));
-  {
-    g_autoptr (GHashTable) protected = pp_protect_scan ();
-    apply_protection (device, protected);
-    refresh_in_use (device);
-  }
-  g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0, device);
-
+  g_ptr_array_add (self->batch_added, g_object_ref (device));
+  queue_group (self, pp_device_get_iommu_group (device));
   /* A new VF changes its PF's VirtualFunctions. */
-  if (*info->physfn != '\0')
-    pp_registry_refresh_device (self, info->physfn);
+  queue_pf (self, info->physfn);
 }
 
 static void
@@ -373,8 +481,8 @@ handle_vfio (PpRegistry *self, int group)
 {
   GPtrArray *members = pp_iommu_groups_get_members (self->groups, group);
 
-  if (members != NULL)
-    refresh_in_use_all (members);
+  for (guint i = 0; members != NULL && i < members->len; i++)
+    queue_in_use (self, g_ptr_array_index (members, i));
 }
 
 void
@@ -390,10 +498,11 @@ pp_registry_handle_uevent (PpRegistry *self,
 
   g_return_if_fail (PP_IS_REGISTRY (self));
 
+  pp_registry_begin_batch (self);
   switch (pp_monitor_classify (action, subsystem, sysname, &address, &group))
     {
       case PP_UEVENT_IGNORE:
-        return;
+        break;
       case PP_UEVENT_VFIO_GROUP:
         handle_vfio (self, group);
         break;
@@ -407,11 +516,12 @@ pp_registry_handle_uevent (PpRegistry *self,
           remove_device (self, device);
         break;
       case PP_UEVENT_PCI_CHANGE:
-        if (g_hash_table_contains (self->devices, address))
+        device = g_hash_table_lookup (self->devices, address);
+        if (device != NULL)
           {
             /* bind, unbind, change...: an unbind event names no driver, so
              * re-read what sysfs says now rather than trust the event. */
-            pp_registry_refresh_device (self, address);
+            reread_device (self, device);
           }
         else
           {
@@ -426,5 +536,5 @@ pp_registry_handle_uevent (PpRegistry *self,
         break;
     }
   g_debug ("uevent %s %s %s", action, subsystem, sysname);
-  g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
+  pp_registry_end_batch (self);
 }

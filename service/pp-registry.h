@@ -48,6 +48,14 @@ void pp_registry_handle_uevent (PpRegistry *self,
                                 const char *sysname,
                                 const char *syspath);
 
+/* Uevents handled between begin and end (they nest) are published at the
+ * end, with what each would repeat done once for all: re-reading a PF
+ * whose VFs came or went, refreshing a group, looking at mounts, routes
+ * and /proc.  A burst of events (a PF creating 255 VFs) costs about as
+ * much as its events, not their square. */
+void pp_registry_begin_batch (PpRegistry *self);
+void pp_registry_end_batch (PpRegistry *self);
+
 /* Re-evaluates what sysfs events do not announce: which devices the host
  * depends on (ProtectionReason) and which VFIO groups are open (State
  * "in-use"). */
