@@ -64,6 +64,22 @@ on_uevent (PpMonitor *monitor,
 }
 
 static void
+on_burst_begin (PpMonitor *monitor, gpointer user_data)
+{
+  PpDaemon *self = user_data;
+
+  pp_registry_begin_batch (self->registry);
+}
+
+static void
+on_burst_end (PpMonitor *monitor, gpointer user_data)
+{
+  PpDaemon *self = user_data;
+
+  pp_registry_end_batch (self->registry);
+}
+
+static void
 on_overflow (PpMonitor *monitor, gpointer user_data)
 {
   PpDaemon *self = user_data;
@@ -98,7 +114,11 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
   pp_binder_reconcile (self->binder);
   self->exporter = pp_exporter_new (self->registry, self->binder,
                                     options->proc_dir, options->dev_dir);
+  g_signal_connect (self->monitor, "burst-begin", G_CALLBACK (on_burst_begin),
+                    self);
   g_signal_connect (self->monitor, "uevent", G_CALLBACK (on_uevent), self);
+  g_signal_connect (self->monitor, "burst-end", G_CALLBACK (on_burst_end),
+                    self);
   g_signal_connect (self->monitor, "overflow", G_CALLBACK (on_overflow), self);
   return g_steal_pointer (&self);
 }

@@ -5,10 +5,15 @@
 #include <errno.h>
 #include <glib-unix.h>
 #include <libudev.h>
+#include <poll.h>
 #include <string.h>
 
 /* As bolt does: far more than a burst of hotplug events needs. */
 #define RECEIVE_BUFFER_SIZE (128 * 1024 * 1024)
+
+/* Events read in one wakeup at most, so that a flood cannot keep the
+ * main loop from everything else. */
+#define MAX_BURST 256
 
 struct _PpMonitor
 {
@@ -23,6 +28,8 @@ enum
 {
   SIGNAL_UEVENT,
   SIGNAL_OVERFLOW,
+  SIGNAL_BURST_BEGIN,
+  SIGNAL_BURST_END,
   N_SIGNALS
 };
 
@@ -50,6 +57,12 @@ pp_monitor_class_init (PpMonitorClass *klass)
       = g_signal_new ("uevent", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
                       NULL, NULL, NULL, G_TYPE_NONE, 4, G_TYPE_STRING,
                       G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_BURST_BEGIN]
+      = g_signal_new ("burst-begin", G_TYPE_FROM_CLASS (klass),
+                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_BURST_END]
+      = g_signal_new ("burst-end", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
   signals[SIGNAL_OVERFLOW]
       = g_signal_new ("overflow", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                       0, NULL, NULL, NULL, G_TYPE_NONE, 0);
@@ -60,29 +73,45 @@ pp_monitor_init (PpMonitor *self)
 {
 }
 
+/* TRUE when another event is waiting, without blocking. */
+static gboolean
+more_queued (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+  return poll (&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
 static gboolean
 on_readable (int fd, GIOCondition condition, gpointer user_data)
 {
   PpMonitor *self = user_data;
-  struct udev_device *dev;
 
-  /* One event per wakeup: each is handled, and announced, on its own. */
-  errno = 0;
-  dev = udev_monitor_receive_device (self->monitor);
-  if (dev == NULL)
+  /* Everything already queued is one burst (a PF creating its VFs
+   * queues hundreds), so the owner can publish it as one. */
+  g_signal_emit (self, signals[SIGNAL_BURST_BEGIN], 0);
+  for (guint n = 0; n < MAX_BURST && (n == 0 || more_queued (fd)); n++)
     {
-      if (errno == ENOBUFS)
-        {
-          g_warning ("uevent buffer overflowed: events were lost");
-          g_signal_emit (self, signals[SIGNAL_OVERFLOW], 0);
-        }
-      return G_SOURCE_CONTINUE;
-    }
+      struct udev_device *dev;
 
-  g_signal_emit (self, signals[SIGNAL_UEVENT], 0, udev_device_get_action (dev),
-                 udev_device_get_subsystem (dev), udev_device_get_sysname (dev),
-                 udev_device_get_syspath (dev));
-  udev_device_unref (dev);
+      errno = 0;
+      dev = udev_monitor_receive_device (self->monitor);
+      if (dev == NULL)
+        {
+          if (errno == ENOBUFS)
+            {
+              g_warning ("uevent buffer overflowed: events were lost");
+              g_signal_emit (self, signals[SIGNAL_OVERFLOW], 0);
+            }
+          continue;
+        }
+      g_signal_emit (
+          self, signals[SIGNAL_UEVENT], 0, udev_device_get_action (dev),
+          udev_device_get_subsystem (dev), udev_device_get_sysname (dev),
+          udev_device_get_syspath (dev));
+      udev_device_unref (dev);
+    }
+  g_signal_emit (self, signals[SIGNAL_BURST_END], 0);
   return G_SOURCE_CONTINUE;
 }
 

@@ -19,7 +19,9 @@ G_DECLARE_FINAL_TYPE (PpMonitor, pp_monitor, PP, MONITOR, GObject)
  *             const char *sysname, const char *syspath)
  *       sysname is the PCI address, or the VFIO group ("12", "noiommu-3").
  *   "overflow" ()
- *       events were lost: the receive buffer overflowed. */
+ *       events were lost: the receive buffer overflowed.
+ *   "burst-begin" (), "burst-end" ()
+ *       around the events of one wakeup: all those queued at once. */
 PpMonitor *pp_monitor_new (GError **error);
 
 /* What an event's fields ask of the model. */

@@ -472,22 +472,22 @@ test_burst (Fixture *fx, gconstpointer data)
   g_assert_true (g_variant_equal (live, fresh));
 }
 
+/* Enables @n VFs of the PF 0000:c3:00.0 as the kernel does on a write
+ * to sriov_numvfs: one after the other, each with its physfn link, in a
+ * group of its own (200 + i) or all in @shared_group; the PF's virtfnN
+ * links first.  Adds to @expected the signals that must follow, the
+ * PF's included; appends the VFs' paths to @vfs as a printed "ao". */
 static void
-test_many_vfs (Fixture *fx, gconstpointer data)
+add_vfs (guint n, int shared_group, GPtrArray *expected, GString *vfs)
 {
   g_autofree char *root = umockdev_testbed_get_root_dir (testbed);
   g_autofree char *pf = pp_testbed_get_devpath (testbed, "0000:c3:00.0");
   g_autofree char *parent = g_path_get_dirname (pf);
   g_autofree char *numvfs = g_build_filename (root, pf, "sriov_numvfs", NULL);
-  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GString) vfs = g_string_new ("[");
+  g_autofree char *count = g_strdup_printf ("%u\n", n);
   g_autoptr (GError) error = NULL;
-  const guint n = 64;
 
-  /* Writing 64 to sriov_numvfs: the kernel creates the VFs one after the
-   * other, each with its physfn link and its own group, and the PF's
-   * virtfnN links. */
-  g_file_set_contents (numvfs, "64\n", -1, &error);
+  g_file_set_contents (numvfs, count, -1, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < n; i++)
     {
@@ -499,14 +499,14 @@ test_many_vfs (Fixture *fx, gconstpointer data)
 
       g_assert_cmpint (symlink (target, link), ==, 0);
     }
+  g_string_append (vfs, "[");
   for (guint i = 0; i < n; i++)
     {
       g_autofree char *address
           = g_strdup_printf ("0000:c3:%02x.%u", 2 + i / 8, i % 8);
+      guint group = shared_group >= 0 ? (guint) shared_group : 200 + i;
       g_autofree char *group_dir = g_strdup_printf (
-          "%s/sys/kernel/iommu_groups/%u/devices", root, 200 + i);
-      g_autofree char *group_link
-          = g_strdup_printf ("%s/sys/kernel/iommu_groups/%u", root, 200 + i);
+          "%s/sys/kernel/iommu_groups/%u/devices", root, group);
       g_autofree char *desc = g_strdup_printf (
           "P: %s/%s\nE: SUBSYSTEM=pci\nE: PCI_SLOT_NAME=%s\n"
           "E: PCI_ID=8086:154C\nE: PCI_CLASS=20000\n"
@@ -514,31 +514,59 @@ test_many_vfs (Fixture *fx, gconstpointer data)
           "A: class=0x020000\\n\nA: driver_override=(null)\\n\n"
           "L: physfn=../0000:c3:00.0\n"
           "L: iommu_group=../../../../kernel/iommu_groups/%u\n",
-          parent + strlen ("/sys"), address, address, 200 + i);
-      g_autofree char *member = NULL;
+          parent + strlen ("/sys"), address, address, group);
       g_autofree char *mangled = g_strdup (address);
 
       g_assert_cmpint (g_mkdir_with_parents (group_dir, 0755), ==, 0);
-      (void) group_link;
       umockdev_testbed_add_from_string (testbed, desc, &error);
       g_assert_no_error (error);
       g_strdelimit (mangled, ":.", '_');
       g_ptr_array_add (expected, g_strdup_printf ("added pci_%s", mangled));
       g_string_append_printf (vfs, "%s'/io/github/pcipassd/devices/pci_%s'",
                               i ? ", " : "", mangled);
-      (void) member;
     }
   g_string_append (vfs, "]");
   g_ptr_array_add (expected, g_strdup ("changed pci_0000_c3_00_0 "
                                        "VirtualFunctions"));
   g_ptr_array_sort (expected, compare_strings);
   g_ptr_array_add (expected, NULL);
+}
 
+static void
+test_many_vfs (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) vfs = g_string_new (NULL);
+
+  add_vfs (64, -1, expected, vfs);
   assert_signals (fx, (const char *const *) expected->pdata);
   assert_property (fx, "0000:c3:00.0", "VirtualFunctions", vfs->str);
   assert_property (fx, "0000:c3:05.7", "PhysicalFunction",
                    "'/io/github/pcipassd/devices/pci_0000_c3_00_0'");
   assert_property (fx, "0000:c3:05.7", "IommuGroup", "231");
+}
+
+/* 64 VFs in one group (no ACS), their events queued while the daemon
+ * cannot run: handled as one burst, each VF is announced once, complete
+ * with its 63 peers, and nobody's group changes 64 times; one at a
+ * time, the members would get 2016 PropertiesChanged between them. */
+static void
+test_vf_burst_one_group (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GPtrArray) expected = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) vfs = g_string_new (NULL);
+  GPid pid = (GPid) atoi (g_subprocess_get_identifier (fx->bus->daemon));
+  g_autoptr (GVariant) peers = NULL;
+
+  g_assert_cmpint (kill (pid, SIGSTOP), ==, 0);
+  add_vfs (64, 300, expected, vfs);
+  g_assert_cmpint (kill (pid, SIGCONT), ==, 0);
+  assert_signals (fx, (const char *const *) expected->pdata);
+
+  assert_property (fx, "0000:c3:00.0", "VirtualFunctions", vfs->str);
+  peers
+      = pp_test_bus_get_property (fx->bus, "0000:c3:02.0", "IommuGroupDevices");
+  g_assert_cmpuint (g_variant_n_children (peers), ==, 63);
 }
 
 static void
@@ -651,6 +679,8 @@ main (int argc, char **argv)
               test_unknown_device, fixture_teardown);
   g_test_add ("/hotplug/burst-1000", Fixture, "workstation", fixture_setup,
               test_burst, fixture_teardown);
+  g_test_add ("/hotplug/64-vfs-one-burst-one-group", Fixture, NULL, setup_sriov,
+              test_vf_burst_one_group, fixture_teardown);
   g_test_add ("/hotplug/64-vfs", Fixture, NULL, setup_sriov, test_many_vfs,
               fixture_teardown);
 
