@@ -132,25 +132,40 @@ pp_checks_any_failed (GPtrArray *checks)
   return FALSE;
 }
 
-GVariant *
-pp_checks_to_variant (GPtrArray *checks)
+/* Messages quote file contents and sysfs names: only valid UTF-8 may go
+ * on the bus, or GVariant would refuse the whole reply. */
+static const char *
+valid_utf8 (const char *text, char **copy)
 {
-  GVariantBuilder builder;
+  if (g_utf8_validate (text, -1, NULL))
+    return text;
+  *copy = g_utf8_make_valid (text, -1);
+  return *copy;
+}
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sssss)"));
+void
+pp_checks_write (GPtrArray *checks, PpArrayWriter *writer)
+{
   for (guint i = 0; i < checks->len; i++)
     {
       const PpCheck *c = g_ptr_array_index (checks, i);
+      g_autofree char *subject = NULL;
+      g_autofree char *message = NULL;
+      g_autofree char *remedy = NULL;
 
-      /* Messages quote file contents and sysfs names: only valid UTF-8
-       * may go on the bus, or GVariant would refuse the whole reply. */
-      g_autofree char *subject = g_utf8_make_valid (c->subject, -1);
-      g_autofree char *message = g_utf8_make_valid (c->message, -1);
-      g_autofree char *remedy = g_utf8_make_valid (c->remedy, -1);
-
-      g_variant_builder_add (&builder, "(sssss)", subject, c->check,
-                             pp_severity_to_string (c->severity), message,
-                             remedy);
+      pp_array_writer_add (
+          writer, g_variant_new ("(sssss)", valid_utf8 (c->subject, &subject),
+                                 c->check, pp_severity_to_string (c->severity),
+                                 valid_utf8 (c->message, &message),
+                                 valid_utf8 (c->remedy, &remedy)));
     }
-  return g_variant_builder_end (&builder);
+}
+
+GVariant *
+pp_checks_to_variant (GPtrArray *checks)
+{
+  PpArrayWriter *writer = pp_array_writer_new (G_VARIANT_TYPE ("(sssss)"), 0);
+
+  pp_checks_write (checks, writer);
+  return pp_array_writer_end (writer, G_VARIANT_TYPE ("a(sssss)"));
 }

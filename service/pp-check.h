@@ -9,6 +9,8 @@
  */
 #pragma once
 
+#include "pp-array-writer.h"
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -78,7 +80,11 @@ pp_checks_find (GPtrArray *checks, const char *subject, const char *check);
 /* TRUE when some result is a fail. */
 gboolean pp_checks_any_failed (GPtrArray *checks);
 
-/* The results as the a(sssss) DESIGN.md fixes, a floating reference. */
+/* The results as the a(sssss) DESIGN.md fixes (a full reference). */
 GVariant *pp_checks_to_variant (GPtrArray *checks);
+
+/* Appends the results to @writer, an array of (sssss): a reply of many
+ * can be written a part at a time. */
+void pp_checks_write (GPtrArray *checks, PpArrayWriter *writer);
 
 G_END_DECLS

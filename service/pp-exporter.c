@@ -258,13 +258,24 @@ fail:
   return TRUE;
 }
 
+/* Ends @writer (of (sssss)) as the (a(sssss)) reply. */
+static void
+return_written (GDBusMethodInvocation *invocation, PpArrayWriter *writer)
+{
+  g_autoptr (GVariant) reply
+      = pp_array_writer_end (writer, G_VARIANT_TYPE ("(a(sssss))"));
+
+  g_dbus_method_invocation_return_value (invocation, reply);
+}
+
 /* The results of a validation as the a(sssss) reply. */
 static void
 return_checks (GDBusMethodInvocation *invocation, GPtrArray *checks)
 {
-  g_dbus_method_invocation_return_value (
-      invocation,
-      g_variant_new_tuple ((GVariant *[]){ pp_checks_to_variant (checks) }, 1));
+  PpArrayWriter *writer = pp_array_writer_new (G_VARIANT_TYPE ("(sssss)"), 0);
+
+  pp_checks_write (checks, writer);
+  return_written (invocation, writer);
 }
 
 static void
@@ -312,6 +323,7 @@ on_handle_validate_host (PpDbusManager *iface,
   g_autoptr (GError) error = NULL;
   g_autofree const char **addresses = NULL;
   g_autoptr (GPtrArray) devices = g_ptr_array_new ();
+  PpArrayWriter *writer;
 
   values = pp_options_parse (options, host_options, &error);
   if (values == NULL)
@@ -337,17 +349,26 @@ on_handle_validate_host (PpDbusManager *iface,
   checks = pp_hostcheck_run (&self->paths);
   /* The properties say what the last look saw. */
   publish_host_state (self, checks);
+  writer = pp_array_writer_new (G_VARIANT_TYPE ("(sssss)"), 0);
+  pp_checks_write (checks, writer);
   if (devices->len > 0)
     {
       /* One look at mounts, routes and VFIO users for all of them, not
-       * one per device: a whole host of thousands of functions. */
+       * one per device: a whole host of thousands of functions.  Each
+       * device's results are written out as they come, so that tens of
+       * thousands of them are never held at once. */
       pp_registry_update_host_state (self->registry);
       for (guint i = 0; i < devices->len; i++)
-        pp_validate_device_checks (self->registry,
-                                   g_ptr_array_index (devices, i), NULL,
-                                   PP_VALIDATE_ALL, checks);
+        {
+          g_autoptr (GPtrArray) device_checks = pp_checks_new ();
+
+          pp_validate_device_checks (self->registry,
+                                     g_ptr_array_index (devices, i), NULL,
+                                     PP_VALIDATE_ALL, device_checks);
+          pp_checks_write (device_checks, writer);
+        }
     }
-  return_checks (invocation, checks);
+  return_written (invocation, writer);
   return TRUE;
 }
 

@@ -1628,7 +1628,7 @@ test_checks_variant (void)
                  "turn it on");
   pp_checks_take (checks, "0000:01:00.0", "driver", PP_SEVERITY_PASS,
                   g_strdup ("bad \xff text"), NULL);
-  v = g_variant_ref_sink (pp_checks_to_variant (checks));
+  v = pp_checks_to_variant (checks);
   g_assert_cmpstr (g_variant_get_type_string (v), ==, "a(sssss)");
   g_assert_cmpuint (g_variant_n_children (v), ==, 2);
   {
