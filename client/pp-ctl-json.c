@@ -6,6 +6,8 @@
  */
 #include "pp-ctl-json.h"
 
+#include <string.h>
+
 static void
 add_hex (JsonBuilder *builder, const char *key, int digits, guint value)
 {
@@ -233,17 +235,31 @@ pp_ctl_json_print_devices (PpCtlInventory *inventory,
     {
       g_autoptr (JsonNode) root
           = pp_ctl_json_device (inventory, g_ptr_array_index (devices, i));
-      g_autofree char *text = pp_ctl_json_to_data (root);
-      g_auto (GStrv) lines = g_strsplit (g_strchomp (text), "\n", -1);
 
-      for (char **line = lines; *line != NULL; line++)
-        {
-          fputs ("  ", out);
-          fputs (*line, out);
-          if (line[1] != NULL)
-            fputc ('\n', out);
-        }
-      fputs (i + 1 < devices->len ? ",\n" : "\n", out);
+      pp_ctl_json_print_element (root, i + 1 == devices->len, out);
     }
   fputs ("]\n", out);
+}
+
+void
+pp_ctl_json_print_element (JsonNode *element, gboolean last, FILE *out)
+{
+  g_autofree char *text = pp_ctl_json_to_data (element);
+  char *line = g_strchomp (text);
+
+  /* Each line indented by one level, as the generator would inside the
+   * array. */
+  while (line != NULL)
+    {
+      char *next = strchr (line, '\n');
+
+      if (next != NULL)
+        *next++ = '\0';
+      fputs ("  ", out);
+      fputs (line, out);
+      if (next != NULL)
+        fputc ('\n', out);
+      line = next;
+    }
+  fputs (last ? "\n" : ",\n", out);
 }

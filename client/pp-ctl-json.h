@@ -20,6 +20,11 @@ void pp_ctl_json_print_devices (PpCtlInventory *inventory,
                                 GPtrArray *devices,
                                 FILE *out);
 
+/* Prints @element as pp_ctl_json_to_data() would print it inside an
+ * array, followed by "," unless it is the @last: a long array can be
+ * written an element at a time. */
+void pp_ctl_json_print_element (JsonNode *element, gboolean last, FILE *out);
+
 /* An array of group objects, from pp_ctl_inventory_groups(). */
 JsonNode *pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups);
 

@@ -9,6 +9,7 @@
 #include "pp-ctl-validate.h"
 
 #include "pp-address.h"
+#include "pp-array-writer.h"
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
 #include "pp-error.h"
@@ -17,6 +18,7 @@
 #include <gio/gunixinputstream.h>
 #include <stdio.h>
 #include <string.h>
+#include <systemd/sd-bus.h>
 #include <unistd.h>
 
 #define MANAGER_PATH PP_OBJECT_ROOT "/manager"
@@ -99,41 +101,151 @@ pp_ctl_validate_format_table (GVariant *results)
                           skipped);
 }
 
-JsonNode *
-pp_ctl_validate_json (GVariant *results)
+static JsonNode *
+result_json (const char *subject,
+             const char *check,
+             const char *severity,
+             const char *message,
+             const char *remedy)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "subject");
+  json_builder_add_string_value (builder, subject);
+  json_builder_set_member_name (builder, "check");
+  json_builder_add_string_value (builder, check);
+  json_builder_set_member_name (builder, "severity");
+  json_builder_add_string_value (builder, severity);
+  json_builder_set_member_name (builder, "message");
+  json_builder_add_string_value (builder, message);
+  /* As everywhere in pcipassctl's JSON, the bus's "" is null. */
+  json_builder_set_member_name (builder, "remedy");
+  if (*remedy == '\0')
+    json_builder_add_null_value (builder);
+  else
+    json_builder_add_string_value (builder, remedy);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+void
+pp_ctl_validate_print_json (GVariant *results, FILE *out)
+{
+  gsize n = g_variant_n_children (results);
   GVariantIter iter;
   const char *subject;
   const char *check;
   const char *severity;
   const char *message;
   const char *remedy;
+  gsize i = 0;
 
-  json_builder_begin_array (builder);
+  if (n == 0)
+    {
+      fputs ("[]\n", out);
+      return;
+    }
+  /* A result at a time: a whole host has tens of thousands. */
+  fputs ("[\n", out);
   g_variant_iter_init (&iter, results);
   while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", &subject, &check,
                               &severity, &message, &remedy))
     {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "subject");
-      json_builder_add_string_value (builder, subject);
-      json_builder_set_member_name (builder, "check");
-      json_builder_add_string_value (builder, check);
-      json_builder_set_member_name (builder, "severity");
-      json_builder_add_string_value (builder, severity);
-      json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, message);
-      /* As everywhere in pcipassctl's JSON, the bus's "" is null. */
-      json_builder_set_member_name (builder, "remedy");
-      if (*remedy == '\0')
-        json_builder_add_null_value (builder);
-      else
-        json_builder_add_string_value (builder, remedy);
-      json_builder_end_object (builder);
+      g_autoptr (JsonNode) node
+          = result_json (subject, check, severity, message, remedy);
+
+      pp_ctl_json_print_element (node, ++i == n, out);
     }
-  json_builder_end_array (builder);
-  return json_builder_get_root (builder);
+  fputs ("]\n", out);
+}
+
+/* ValidateHost(devices: @addresses), with sd-bus: its reader walks the
+ * reply in place where GDBus would first build a GVariant of each of its
+ * hundreds of thousands of strings.  The results are copied into one
+ * serialized a(sssss). */
+static GVariant *
+validate_host_devices (GStrv addresses, GError **error)
+{
+  sd_bus *bus = NULL;
+  sd_bus_message *call = NULL;
+  sd_bus_message *reply = NULL;
+  sd_bus_error bus_error = SD_BUS_ERROR_NULL;
+  PpArrayWriter *writer = NULL;
+  GVariant *results = NULL;
+  const char *subject;
+  const char *check;
+  const char *severity;
+  const char *message;
+  const char *remedy;
+  int r;
+
+  r = sd_bus_open_system (&bus);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot connect to the system bus: %s", g_strerror (-r));
+      return NULL;
+    }
+  r = sd_bus_message_new_method_call (bus, &call, PP_BUS_NAME, MANAGER_PATH,
+                                      MANAGER_INTERFACE, "ValidateHost");
+  if (r >= 0)
+    r = sd_bus_message_open_container (call, 'a', "{sv}");
+  if (r >= 0)
+    r = sd_bus_message_open_container (call, 'e', "sv");
+  if (r >= 0)
+    r = sd_bus_message_append_basic (call, 's', "devices");
+  if (r >= 0)
+    r = sd_bus_message_open_container (call, 'v', "as");
+  if (r >= 0)
+    r = sd_bus_message_append_strv (call, addresses);
+  for (int i = 0; i < 3 && r >= 0; i++)
+    r = sd_bus_message_close_container (call);
+  if (r >= 0)
+    r = sd_bus_call (bus, call, 0, &bus_error, &reply);
+  if (r < 0)
+    {
+      if (sd_bus_error_is_set (&bus_error))
+        {
+          g_autoptr (GError) remote = g_dbus_error_new_for_dbus_error (
+              bus_error.name, bus_error.message);
+
+          g_dbus_error_strip_remote_error (remote);
+          g_propagate_error (error, g_steal_pointer (&remote));
+        }
+      else
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                     "cannot call ValidateHost: %s", g_strerror (-r));
+      goto out;
+    }
+
+  writer = pp_array_writer_new (G_VARIANT_TYPE ("(sssss)"), 0);
+  r = sd_bus_message_enter_container (reply, 'a', "(sssss)");
+  while (r >= 0
+         && (r = sd_bus_message_read (reply, "(sssss)", &subject, &check,
+                                      &severity, &message, &remedy))
+                > 0)
+    pp_array_writer_add (writer, g_variant_new ("(sssss)", subject, check,
+                                                severity, message, remedy));
+  if (r >= 0)
+    r = sd_bus_message_exit_container (reply);
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "pcipassd answered ValidateHost with a malformed reply: %s",
+                   g_strerror (-r));
+      goto out;
+    }
+  results = pp_array_writer_end (g_steal_pointer (&writer),
+                                 G_VARIANT_TYPE ("a(sssss)"));
+
+out:
+  g_clear_pointer (&writer, pp_array_writer_free);
+  sd_bus_error_free (&bus_error);
+  sd_bus_message_unref (reply);
+  sd_bus_message_unref (call);
+  sd_bus_flush_close_unref (bus);
+  return results;
 }
 
 /* The a(sssss) of a (a(sssss)) reply, or an error naming the method. */
@@ -190,12 +302,6 @@ call_device (PpCtlDevice *device, GError **error)
   return unpack_results (reply, "Device.Validate", error);
 }
 
-static GDBusConnection *
-inventory_bus (PpCtlInventory *inventory)
-{
-  return inventory->bus;
-}
-
 /* The host, then every device that could be passed through.  Bridges
  * and protected devices always fail (that is what they are), so they
  * would make the exit status say nothing; a note names them instead. */
@@ -205,8 +311,8 @@ validate_all (GString *note, GError **error)
   g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
   g_autoptr (GVariant) results = NULL;
   g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
-  GVariantBuilder addresses;
-  GVariantBuilder options;
+  g_autoptr (GStrvBuilder) addresses = g_strv_builder_new ();
+  g_auto (GStrv) list = NULL;
   guint bridges = 0;
 
   if (inventory == NULL)
@@ -214,7 +320,6 @@ validate_all (GString *note, GError **error)
 
   /* One call with every device to check: the daemon looks at the host
    * once for all of them, not once per device. */
-  g_variant_builder_init (&addresses, G_VARIANT_TYPE_STRING_ARRAY);
   for (guint i = 0; i < inventory->devices->len; i++)
     {
       PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
@@ -235,15 +340,11 @@ validate_all (GString *note, GError **error)
                                reason));
           continue;
         }
-      g_variant_builder_add (&addresses, "s",
-                             pp_ctl_inventory_address (inventory, device));
+      g_strv_builder_add (addresses,
+                          pp_ctl_inventory_address (inventory, device));
     }
-  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&options, "{sv}", "devices",
-                         g_variant_builder_end (&addresses));
-  results = call_manager (
-      inventory_bus (inventory), "ValidateHost",
-      g_variant_new ("(@a{sv})", g_variant_builder_end (&options)), error);
+  list = g_strv_builder_end (addresses);
+  results = validate_host_devices (list, error);
   if (results == NULL)
     return NULL;
 
@@ -497,11 +598,8 @@ pp_ctl_validate_run (const PpCtlValidateOptions *options, GError **error)
 
   if (options->json)
     {
-      g_autoptr (JsonNode) root = pp_ctl_validate_json (results);
-      g_autofree char *text = pp_ctl_json_to_data (root);
-
       /* JSON is UTF-8 whatever the locale: no g_print conversion. */
-      fputs (text, stdout);
+      pp_ctl_validate_print_json (results, stdout);
     }
   else
     {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <json-glib/json-glib.h>
+#include <stdio.h>
 
 G_BEGIN_DECLS
 
@@ -44,9 +45,10 @@ gboolean pp_ctl_validate_run (const PpCtlValidateOptions *options,
  * indented line below it, and a summary line. */
 char *pp_ctl_validate_format_table (GVariant *results);
 
-/* The a(sssss) @results as a JSON array of {"subject", "check",
- * "severity", "message", "remedy"} objects; an empty remedy is null. */
-JsonNode *pp_ctl_validate_json (GVariant *results);
+/* Prints the a(sssss) @results on @out as a JSON array of {"subject",
+ * "check", "severity", "message", "remedy"} objects, one at a time; an
+ * empty remedy is null. */
+void pp_ctl_validate_print_json (GVariant *results, FILE *out);
 
 /* TRUE when some result of @results has severity "fail"; sets @n_failed
  * (may be NULL) to their number. */
