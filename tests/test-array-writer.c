@@ -35,7 +35,7 @@ make_managed (guint i)
   g_variant_builder_add (&props, "{sv}", "N", g_variant_new_int32 (i));
   if (i % 3)
     g_variant_builder_add (&props, "{sv}", "Name",
-                           g_variant_new_string ("abc" + i % 4));
+                           g_variant_new_string (&"abc"[i % 4]));
   g_variant_builder_init (&ifaces, G_VARIANT_TYPE ("a{sa{sv}}"));
   g_variant_builder_add (&ifaces, "{sa{sv}}", "i.D", &props);
   return g_variant_new_dict_entry (g_variant_new_object_path (path),
