@@ -1,5 +1,6 @@
 #include "pp-binder.h"
 
+#include "pp-driver.h"
 #include "pp-error.h"
 #include "pp-iommu.h"
 #include "pp-killpoint.h"
@@ -304,7 +305,7 @@ plan_bind (PpBinder *self, PpDevice *device, GPtrArray *members, GError **error)
       if (member != device
           && pp_pci_class_is_pci_bridge (pp_device_get_class_code (member)))
         continue;
-      if (pp_iommu_driver_is_vfio (pp_device_get_driver (member)))
+      if (pp_driver_is_vfio (pp_device_get_driver (member)))
         continue;
       /* What is recorded must be given back verbatim later: only a driver
        * name can be (the kernel takes any text as an override). */
@@ -349,7 +350,7 @@ plan_unbind (PpBinder *self, GPtrArray *members, GError **error)
       PpStep *step;
 
       /* On vfio-pci, or left half-way by a crash: both need giving back. */
-      if (!pp_iommu_driver_is_vfio (pp_device_get_driver (member)) && !known)
+      if (!pp_driver_is_vfio (pp_device_get_driver (member)) && !known)
         continue;
       if (known && g_str_equal (pp_device_get_driver (member), driver)
           && g_str_equal (pp_device_get_driver_override (member), override))

@@ -2,6 +2,7 @@
 
 #include "pp-address.h"
 #include "pp-check.h"
+#include "pp-driver.h"
 #include "pp-error.h"
 #include "pp-iommu.h"
 #include "pp-validate.h"
@@ -1239,7 +1240,7 @@ add_group_complete_result (const Config *config,
         continue;
       if (pp_validate_bind_leaves (member))
         {
-          if (!pp_iommu_driver_manages_dma (pp_device_get_driver (member)))
+          if (!pp_driver_manages_dma (pp_device_get_driver (member)))
             g_ptr_array_add (stuck, pp_validate_describe (member));
           continue;
         }

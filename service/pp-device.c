@@ -1,7 +1,7 @@
 #include "pp-device.h"
 
 #include "pp-address.h"
-#include "pp-iommu.h"
+#include "pp-driver.h"
 #include "pp-pci-class.h"
 
 struct _PpDevice
@@ -322,7 +322,7 @@ update_state (PpDevice *self)
 
   if (self->driver == NULL || *self->driver == '\0')
     state = PP_DEVICE_STATE_UNBOUND;
-  else if (!pp_iommu_driver_is_vfio (self->driver))
+  else if (!pp_driver_is_vfio (self->driver))
     state = PP_DEVICE_STATE_HOST;
   else if (self->in_use)
     state = PP_DEVICE_STATE_IN_USE;

@@ -1,38 +1,12 @@
 #include "pp-iommu.h"
 
-/* Drivers with driver_managed_dma set in the kernel besides vfio-pci's
- * family: binding them keeps a group viable. */
-static const char *const dma_managed_drivers[] = {
-  "pci-stub",
-  "pcieport",
-  NULL,
-};
+#include "pp-driver.h"
 
 struct _PpIommuGroups
 {
   /* group number -> GPtrArray of PpDevice (strong refs), sorted */
   GHashTable *groups;
 };
-
-gboolean
-pp_iommu_driver_is_vfio (const char *driver)
-{
-  if (driver == NULL)
-    return FALSE;
-  /* Variant drivers register as <vendor>[_<chip>]_vfio_pci
-   * (drivers/vfio/pci/<vendor>/). */
-  return g_str_equal (driver, "vfio-pci")
-         || g_str_has_suffix (driver, "_vfio_pci");
-}
-
-gboolean
-pp_iommu_driver_manages_dma (const char *driver)
-{
-  if (driver == NULL || *driver == '\0')
-    return TRUE;
-  return pp_iommu_driver_is_vfio (driver)
-         || g_strv_contains (dma_managed_drivers, driver);
-}
 
 PpIommuGroups *
 pp_iommu_groups_new (void)
@@ -112,7 +86,7 @@ pp_iommu_groups_refresh (PpIommuGroups *self, int group)
 
   for (guint i = 0; i < members->len; i++)
     viable = viable
-             && pp_iommu_driver_manages_dma (
+             && pp_driver_manages_dma (
                  pp_device_get_driver (g_ptr_array_index (members, i)));
 
   for (guint i = 0; i < members->len; i++)

@@ -6,13 +6,6 @@
 
 G_BEGIN_DECLS
 
-/* vfio-pci or one of its variant drivers (mlx5_vfio_pci, ...). */
-gboolean pp_iommu_driver_is_vfio (const char *driver);
-
-/* TRUE when @driver leaves the group's DMA to VFIO: unbound (NULL or ""),
- * vfio-pci and variants, pci-stub, pcieport. */
-gboolean pp_iommu_driver_manages_dma (const char *driver);
-
 typedef struct _PpIommuGroups PpIommuGroups;
 
 PpIommuGroups *pp_iommu_groups_new (void);

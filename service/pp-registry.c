@@ -1,5 +1,6 @@
 #include "pp-registry.h"
 
+#include "pp-driver.h"
 #include "pp-iommu.h"
 #include "pp-monitor.h"
 #include "pp-protect.h"
@@ -166,7 +167,7 @@ refresh_in_use_all (GPtrArray *devices)
     {
       PpDevice *device = g_ptr_array_index (devices, i);
 
-      if (pp_iommu_driver_is_vfio (pp_device_get_driver (device)))
+      if (pp_driver_is_vfio (pp_device_get_driver (device)))
         pp_vfio_users_add (users, pp_device_get_iommu_group (device),
                            pp_device_get_address (device));
     }
@@ -175,11 +176,11 @@ refresh_in_use_all (GPtrArray *devices)
     {
       PpDevice *device = g_ptr_array_index (devices, i);
 
-      pp_device_set_in_use (
-          device, pp_iommu_driver_is_vfio (pp_device_get_driver (device))
-                      && pp_vfio_users_in_use (
-                          users, pp_device_get_iommu_group (device),
-                          pp_device_get_address (device)));
+      pp_device_set_in_use (device,
+                            pp_driver_is_vfio (pp_device_get_driver (device))
+                                && pp_vfio_users_in_use (
+                                    users, pp_device_get_iommu_group (device),
+                                    pp_device_get_address (device)));
     }
 }
 

@@ -4,6 +4,7 @@
 
 #include "pp-address.h"
 #include "pp-check.h"
+#include "pp-driver.h"
 #include "pp-iommu.h"
 #include "pp-protect.h"
 
@@ -180,7 +181,7 @@ check_driver (PpDevice *device, const char *subject, GPtrArray *out)
       skip_bridge (out, subject, "driver");
       return;
     }
-  if (pp_iommu_driver_is_vfio (driver))
+  if (pp_driver_is_vfio (driver))
     {
       pp_checks_take (out, subject, "driver", PP_SEVERITY_PASS,
                       g_str_equal (driver, "vfio-pci")
@@ -313,7 +314,7 @@ check_group_viable (PpRegistry *registry,
       const char *reason = pp_device_get_protection_reason (member);
 
       if (member == device
-          || pp_iommu_driver_manages_dma (pp_device_get_driver (member)))
+          || pp_driver_manages_dma (pp_device_get_driver (member)))
         continue;
 
       /* Bind leaves bridges where they are and refuses protected
@@ -350,7 +351,7 @@ check_group_viable (PpRegistry *registry,
     {
       pp_checks_take (
           out, subject, "group-viable", PP_SEVERITY_PASS,
-          pp_iommu_driver_manages_dma (pp_device_get_driver (device))
+          pp_driver_manages_dma (pp_device_get_driver (device))
               ? g_strdup_printf ("IOMMU group %d is viable: no member is on "
                                  "a driver that does DMA for the host",
                                  group)

@@ -4,6 +4,7 @@
 
 #include "pp-address.h"
 #include "pp-device-type.h"
+#include "pp-driver.h"
 #include "pp-error.h"
 #include "pp-iommu.h"
 #include "pp-kernel.h"
@@ -368,20 +369,20 @@ test_iommu_drivers (void)
     "vfio",   "vfio_pci_core", "ast",           NULL,
   };
 
-  g_assert_true (pp_iommu_driver_manages_dma (NULL));
+  g_assert_true (pp_driver_manages_dma (NULL));
   for (const char *const *d = manage; *d != NULL; d++)
-    g_assert_true (pp_iommu_driver_manages_dma (*d));
+    g_assert_true (pp_driver_manages_dma (*d));
   for (const char *const *d = claim; *d != NULL; d++)
     {
       g_test_message ("driver %s", *d);
-      g_assert_false (pp_iommu_driver_manages_dma (*d));
-      g_assert_false (pp_iommu_driver_is_vfio (*d));
+      g_assert_false (pp_driver_manages_dma (*d));
+      g_assert_false (pp_driver_is_vfio (*d));
     }
-  g_assert_true (pp_iommu_driver_is_vfio ("vfio-pci"));
-  g_assert_true (pp_iommu_driver_is_vfio ("hisi_acc_vfio_pci"));
-  g_assert_false (pp_iommu_driver_is_vfio ("pci-stub"));
-  g_assert_false (pp_iommu_driver_is_vfio (""));
-  g_assert_false (pp_iommu_driver_is_vfio (NULL));
+  g_assert_true (pp_driver_is_vfio ("vfio-pci"));
+  g_assert_true (pp_driver_is_vfio ("hisi_acc_vfio_pci"));
+  g_assert_false (pp_driver_is_vfio ("pci-stub"));
+  g_assert_false (pp_driver_is_vfio (""));
+  g_assert_false (pp_driver_is_vfio (NULL));
 }
 
 static void
