@@ -9,6 +9,9 @@ struct _PpDevice
   GObject parent_instance;
 
   char *address;
+  /* The address as a number, for sorting thousands of devices without
+   * parsing their addresses at every comparison; 0 if unparsable. */
+  guint64 sort_key;
   char *syspath;
   guint vendor_id;
   guint device_id;
@@ -379,6 +382,14 @@ pp_device_new (const PpSysfsDevice *info,
   PpDevice *self = g_object_new (PP_TYPE_DEVICE, NULL);
 
   self->address = g_strdup (info->address);
+  {
+    PpAddress parsed;
+
+    if (pp_address_parse (self->address, FALSE, &parsed, NULL))
+      self->sort_key = 1
+                       + ((guint64) parsed.domain << 24 | parsed.bus << 16
+                          | parsed.slot << 8 | parsed.function);
+  }
   self->vendor_name = g_strdup (vendor_name);
   self->device_name = g_strdup (device_name);
   pp_device_update (self, info);
@@ -433,6 +444,8 @@ pp_device_compare_by_address (gconstpointer a, gconstpointer b)
   PpDevice *da = *(PpDevice *const *) a;
   PpDevice *db = *(PpDevice *const *) b;
 
+  if (da->sort_key != 0 && db->sort_key != 0)
+    return da->sort_key < db->sort_key ? -1 : da->sort_key > db->sort_key;
   return pp_address_str_compare (da->address, db->address);
 }
 
