@@ -93,6 +93,41 @@ pp_array_writer_add (PpArrayWriter *self, GVariant *element)
   g_array_append_val (self->ends, end);
 }
 
+static gsize offset_size (gsize body, gsize n);
+
+void
+pp_array_writer_add_strings (PpArrayWriter *self,
+                             const char *const *strings,
+                             guint n)
+{
+  gsize start = self->data->len;
+  gsize ends[16];
+  gsize size;
+  gsize end;
+
+  g_return_if_fail (n > 0 && n <= G_N_ELEMENTS (ends));
+  g_return_if_fail (self->alignment == 1);
+
+  /* A tuple of strings: each string and its NUL, then the end of every
+   * string but the last, in reverse order, as framing offsets sized for
+   * the whole tuple. */
+  for (guint i = 0; i < n; i++)
+    {
+      g_byte_array_append (self->data, (const guint8 *) strings[i],
+                           strlen (strings[i]) + 1);
+      ends[i] = self->data->len - start;
+    }
+  size = offset_size (ends[n - 1], n - 1);
+  for (guint i = n - 1; i > 0; i--)
+    {
+      guint64 le = GUINT64_TO_LE (ends[i - 1]);
+
+      g_byte_array_append (self->data, (const guint8 *) &le, size);
+    }
+  end = self->data->len;
+  g_array_append_val (self->ends, end);
+}
+
 /* How many bytes each framing offset takes for @body bytes and @n
  * offsets (the format's rule: the smallest that can address the whole). */
 static gsize

@@ -24,6 +24,13 @@ PpArrayWriter *pp_array_writer_new (const GVariantType *element_type,
 /* Appends @element (of the element type; a floating reference is sunk). */
 void pp_array_writer_add (PpArrayWriter *writer, GVariant *element);
 
+/* Appends a tuple of @n (at most 16) strings, valid UTF-8, to an array
+ * whose element type is that tuple ("(sssss)" for 5), without building
+ * it as a GVariant first. */
+void pp_array_writer_add_strings (PpArrayWriter *writer,
+                                  const char *const *strings,
+                                  guint n);
+
 /* The array, as a GVariant of @type: the array type itself, or a tuple
  * whose only member is the array (they serialize alike).  Frees @writer. */
 GVariant *pp_array_writer_end (PpArrayWriter *writer, const GVariantType *type);

@@ -150,14 +150,17 @@ pp_checks_write (GPtrArray *checks, PpArrayWriter *writer)
     {
       const PpCheck *c = g_ptr_array_index (checks, i);
       g_autofree char *subject = NULL;
+      g_autofree char *check = NULL;
       g_autofree char *message = NULL;
       g_autofree char *remedy = NULL;
 
-      pp_array_writer_add (
-          writer, g_variant_new ("(sssss)", valid_utf8 (c->subject, &subject),
-                                 c->check, pp_severity_to_string (c->severity),
-                                 valid_utf8 (c->message, &message),
-                                 valid_utf8 (c->remedy, &remedy)));
+      const char *strings[] = {
+        valid_utf8 (c->subject, &subject),   valid_utf8 (c->check, &check),
+        pp_severity_to_string (c->severity), valid_utf8 (c->message, &message),
+        valid_utf8 (c->remedy, &remedy),
+      };
+
+      pp_array_writer_add_strings (writer, strings, G_N_ELEMENTS (strings));
     }
 }
 

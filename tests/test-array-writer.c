@@ -42,6 +42,21 @@ make_managed (guint i)
                                    g_variant_builder_end (&ifaces));
 }
 
+/* Validation results; also written with pp_array_writer_add_strings. */
+#define TEN_WORDS "one two three four five six seven eight nine ten "
+/* The last is long enough for 2-byte framing offsets inside a tuple. */
+static const char *const words[]
+    = { "", "a", "host", "0000:01:00.0",
+        TEN_WORDS TEN_WORDS TEN_WORDS TEN_WORDS TEN_WORDS TEN_WORDS };
+
+static GVariant *
+make_result (guint i)
+{
+  return g_variant_new ("(sssss)", words[i % 5], words[(i + 1) % 5],
+                        words[(i * 7) % 5], words[(i / 3) % 5],
+                        words[(i / 5) % 5]);
+}
+
 typedef struct
 {
   const char *element_type;
@@ -65,7 +80,17 @@ compare (const Case *c, guint n, gboolean tuple)
   for (guint i = 0; i < n; i++)
     {
       g_variant_builder_add_value (&builder, c->make (i));
-      pp_array_writer_add (writer, c->make (i));
+      if (c->make == make_result && i % 2)
+        {
+          const char *strings[] = {
+            words[i % 5],       words[(i + 1) % 5], words[(i * 7) % 5],
+            words[(i / 3) % 5], words[(i / 5) % 5],
+          };
+
+          pp_array_writer_add_strings (writer, strings, 5);
+        }
+      else
+        pp_array_writer_add (writer, c->make (i));
     }
   theirs = g_variant_builder_end (&builder);
   if (tuple)
@@ -116,6 +141,7 @@ main (int argc, char **argv)
     { "s", make_string },
     { "v", make_variant },
     { "{oa{sa{sv}}}", make_managed },
+    { "(sssss)", make_result },
   };
 
   g_test_init (&argc, &argv, NULL);
