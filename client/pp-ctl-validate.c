@@ -160,13 +160,63 @@ pp_ctl_validate_print_json (GVariant *results, FILE *out)
   fputs ("]\n", out);
 }
 
-/* ValidateHost(devices: @addresses), with sd-bus: its reader walks the
- * reply in place where GDBus would first build a GVariant of each of its
- * hundreds of thousands of strings.  The results are copied into one
- * serialized a(sssss). */
-static GVariant *
-validate_host_devices (GStrv addresses, GError **error)
+/* The reason in a "candidates" skip result's message, "not validated:
+ * protected (REASON); ...", or NULL. */
+static char *
+protected_reason (const char *message)
 {
+  const char *start = strstr (message, "protected (");
+  const char *end;
+
+  if (start == NULL)
+    return NULL;
+  start += strlen ("protected (");
+  end = strchr (start, ')');
+  return end != NULL ? g_strndup (start, (gsize) (end - start)) : NULL;
+}
+
+/* Keeps @subject's "candidates" skip result out of the listing, for the
+ * note; FALSE for any other result. */
+static gboolean
+note_not_validated (const char *subject,
+                    const char *check,
+                    const char *severity,
+                    const char *message,
+                    guint *bridges,
+                    GPtrArray *protected)
+{
+  g_autofree char *reason = NULL;
+
+  if (!g_str_equal (severity, "skip")
+      || !g_str_has_prefix (message, "not validated: "))
+    return FALSE;
+  if (g_str_equal (check, "bridge"))
+    {
+      (*bridges)++;
+      return TRUE;
+    }
+  if (g_str_equal (check, "protected")
+      && (reason = protected_reason (message)) != NULL)
+    {
+      g_ptr_array_add (protected, g_strdup_printf ("%s (%s)", subject, reason));
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* The host, then every device that could be passed through: one
+ * ValidateHost call with the "candidates" option, made with sd-bus, whose
+ * reader walks the reply in place where GDBus would first build a GVariant
+ * of each of its hundreds of thousands of strings.  The results are copied
+ * into one serialized a(sssss).  Bridges and protected devices always
+ * fail (that is what they are), so they would make the exit status say
+ * nothing: the daemon answers one skip result for each, which @note names
+ * instead of the listing. */
+static GVariant *
+validate_all (GString *note, GError **error)
+{
+  g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
+  guint bridges = 0;
   sd_bus *bus = NULL;
   sd_bus_message *call = NULL;
   sd_bus_message *reply = NULL;
@@ -190,17 +240,7 @@ validate_host_devices (GStrv addresses, GError **error)
   r = sd_bus_message_new_method_call (bus, &call, PP_BUS_NAME, MANAGER_PATH,
                                       MANAGER_INTERFACE, "ValidateHost");
   if (r >= 0)
-    r = sd_bus_message_open_container (call, 'a', "{sv}");
-  if (r >= 0)
-    r = sd_bus_message_open_container (call, 'e', "sv");
-  if (r >= 0)
-    r = sd_bus_message_append_basic (call, 's', "devices");
-  if (r >= 0)
-    r = sd_bus_message_open_container (call, 'v', "as");
-  if (r >= 0)
-    r = sd_bus_message_append_strv (call, addresses);
-  for (int i = 0; i < 3 && r >= 0; i++)
-    r = sd_bus_message_close_container (call);
+    r = sd_bus_message_append (call, "a{sv}", 1, "candidates", "b", 1);
   if (r >= 0)
     r = sd_bus_call (bus, call, 0, &bus_error, &reply);
   if (r < 0)
@@ -225,8 +265,10 @@ validate_host_devices (GStrv addresses, GError **error)
          && (r = sd_bus_message_read (reply, "(sssss)", &subject, &check,
                                       &severity, &message, &remedy))
                 > 0)
-    pp_array_writer_add (writer, g_variant_new ("(sssss)", subject, check,
-                                                severity, message, remedy));
+    if (!note_not_validated (subject, check, severity, message, &bridges,
+                             protected))
+      pp_array_writer_add (writer, g_variant_new ("(sssss)", subject, check,
+                                                  severity, message, remedy));
   if (r >= 0)
     r = sd_bus_message_exit_container (reply);
   if (r < 0)
@@ -238,6 +280,20 @@ validate_host_devices (GStrv addresses, GError **error)
     }
   results = pp_array_writer_end (g_steal_pointer (&writer),
                                  G_VARIANT_TYPE ("a(sssss)"));
+
+  if (bridges > 0 || protected->len > 0)
+    {
+      g_string_append (note, "Not validated:");
+      if (bridges > 0)
+        g_string_append_printf (note, " %u bridge%s (never passed through)%s",
+                                bridges, bridges == 1 ? "" : "s",
+                                protected->len > 0 ? ";" : "");
+      for (guint i = 0; i < protected->len; i++)
+        g_string_append_printf (note, "%s %s", i == 0 ? " protected:" : ",",
+                                (const char *) protected->pdata[i]);
+      g_string_append (note, ".\nRun \"pcipassctl validate ADDR\" to "
+                             "validate one of them anyway.\n");
+    }
 
 out:
   g_clear_pointer (&writer, pp_array_writer_free);
@@ -300,68 +356,6 @@ call_device (PpCtlDevice *device, GError **error)
   if (reply == NULL)
     return NULL;
   return unpack_results (reply, "Device.Validate", error);
-}
-
-/* The host, then every device that could be passed through.  Bridges
- * and protected devices always fail (that is what they are), so they
- * would make the exit status say nothing; a note names them instead. */
-static GVariant *
-validate_all (GString *note, GError **error)
-{
-  g_autoptr (PpCtlInventory) inventory = pp_ctl_inventory_load (error);
-  g_autoptr (GVariant) results = NULL;
-  g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GStrvBuilder) addresses = g_strv_builder_new ();
-  g_auto (GStrv) list = NULL;
-  guint bridges = 0;
-
-  if (inventory == NULL)
-    return NULL;
-
-  /* One call with every device to check: the daemon looks at the host
-   * once for all of them, not once per device. */
-  for (guint i = 0; i < inventory->devices->len; i++)
-    {
-      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
-      const char *reason
-          = pp_ctl_str (pp_ctl_device_get_protection_reason (device));
-
-      if (g_strcmp0 (pp_ctl_device_get_type_ (device), "bridge") == 0)
-        {
-          bridges++;
-          continue;
-        }
-      if (*reason != '\0')
-        {
-          g_ptr_array_add (
-              protected,
-              g_strdup_printf ("%s (%s)",
-                               pp_ctl_inventory_address (inventory, device),
-                               reason));
-          continue;
-        }
-      g_strv_builder_add (addresses,
-                          pp_ctl_inventory_address (inventory, device));
-    }
-  list = g_strv_builder_end (addresses);
-  results = validate_host_devices (list, error);
-  if (results == NULL)
-    return NULL;
-
-  if (bridges > 0 || protected->len > 0)
-    {
-      g_string_append (note, "Not validated:");
-      if (bridges > 0)
-        g_string_append_printf (note, " %u bridge%s (never passed through)%s",
-                                bridges, bridges == 1 ? "" : "s",
-                                protected->len > 0 ? ";" : "");
-      for (guint i = 0; i < protected->len; i++)
-        g_string_append_printf (note, "%s %s", i == 0 ? " protected:" : ",",
-                                (const char *) protected->pdata[i]);
-      g_string_append (note, ".\nRun \"pcipassctl validate ADDR\" to "
-                             "validate one of them anyway.\n");
-    }
-  return g_steal_pointer (&results);
 }
 
 static GVariant *

@@ -95,6 +95,7 @@ static const PpOptionSpec config_options[] = {
 };
 static const PpOptionSpec host_options[] = {
   { "devices", "as" },
+  { "candidates", "b" },
   { NULL, NULL },
 };
 static const PpOptionSpec no_options[] = { { NULL, NULL } };
@@ -311,6 +312,30 @@ publish_host_state (PpExporter *self, GPtrArray *checks)
   pp_dbus_manager_set_kvm_available (self->manager, kvm);
 }
 
+/* A device's results for the "candidates" option: its checks, or, for a
+ * bridge or a protected device, which are never passed through as they
+ * are, one skip result saying why. */
+static void
+add_candidate_checks (PpExporter *self, PpDevice *device, GPtrArray *out)
+{
+  const char *address = pp_device_get_address (device);
+  const char *reason = pp_device_get_protection_reason (device);
+
+  if (g_strcmp0 (pp_device_get_device_type (device), "bridge") == 0)
+    pp_checks_add (out, address, "bridge", PP_SEVERITY_SKIP,
+                   "not validated: a bridge is never passed through", NULL);
+  else if (reason != NULL && *reason != '\0')
+    pp_checks_take (out, address, "protected", PP_SEVERITY_SKIP,
+                    g_strdup_printf ("not validated: protected (%s); "
+                                     "validate it by address to see every "
+                                     "check",
+                                     reason),
+                    NULL);
+  else
+    pp_validate_device_checks (self->registry, device, NULL, PP_VALIDATE_ALL,
+                               out);
+}
+
 static gboolean
 on_handle_validate_host (PpDbusManager *iface,
                          GDBusMethodInvocation *invocation,
@@ -323,6 +348,7 @@ on_handle_validate_host (PpDbusManager *iface,
   g_autoptr (GError) error = NULL;
   g_autofree const char **addresses = NULL;
   g_autoptr (GPtrArray) devices = g_ptr_array_new ();
+  gboolean candidates;
   PpArrayWriter *writer;
 
   values = pp_options_parse (options, host_options, &error);
@@ -332,6 +358,14 @@ on_handle_validate_host (PpDbusManager *iface,
       return TRUE;
     }
   addresses = pp_options_get_strv (values, "devices");
+  candidates = pp_options_get_bool (values, "candidates", FALSE);
+  if (candidates && addresses != NULL)
+    {
+      g_dbus_method_invocation_return_error (
+          invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+          "options devices and candidates exclude each other");
+      return TRUE;
+    }
   for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++)
     {
       PpDevice *device = pp_registry_lookup (self->registry, addresses[i]);
@@ -344,6 +378,14 @@ on_handle_validate_host (PpDbusManager *iface,
           return TRUE;
         }
       g_ptr_array_add (devices, device);
+    }
+  if (candidates)
+    {
+      g_autoptr (GPtrArray) all = pp_registry_get_devices (self->registry);
+
+      for (guint i = 0; i < all->len; i++)
+        g_ptr_array_add (devices, g_ptr_array_index (all, i));
+      /* The registry holds them for the length of the call. */
     }
 
   checks = pp_hostcheck_run (&self->paths);
@@ -361,10 +403,13 @@ on_handle_validate_host (PpDbusManager *iface,
       for (guint i = 0; i < devices->len; i++)
         {
           g_autoptr (GPtrArray) device_checks = pp_checks_new ();
+          PpDevice *device = g_ptr_array_index (devices, i);
 
-          pp_validate_device_checks (self->registry,
-                                     g_ptr_array_index (devices, i), NULL,
-                                     PP_VALIDATE_ALL, device_checks);
+          if (candidates)
+            add_candidate_checks (self, device, device_checks);
+          else
+            pp_validate_device_checks (self->registry, device, NULL,
+                                       PP_VALIDATE_ALL, device_checks);
           pp_checks_write (device_checks, writer);
         }
     }

@@ -10,6 +10,7 @@
 #include "pp-testbed.h"
 
 #include <signal.h>
+#include <string.h>
 #include <sys/utsname.h>
 #include <umockdev.h>
 
@@ -526,6 +527,150 @@ test_validate_host_devices (Fixture *fx, gconstpointer data)
   }
 }
 
+static int
+compare_addresses (gconstpointer a, gconstpointer b)
+{
+  return pp_address_str_compare (*(const char *const *) a,
+                                 *(const char *const *) b);
+}
+
+/* Option "candidates": the host, then each device's checks, except a
+ * bridge or a protected device, which gets one skip result saying why
+ * (what pcipassctl validate lists as "Not validated"). */
+static void
+test_validate_host_candidates (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GVariant) host_results = NULL;
+  g_autoptr (GVariant) objects = NULL;
+  g_autoptr (GVariant) host = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) results = NULL;
+  g_autoptr (GError) error = NULL;
+  GVariantBuilder options;
+  GVariantIter iter;
+  const char *path;
+  GVariant *ifaces;
+  guint bridges = 0;
+  guint protected = 0;
+  gsize n;
+
+  pp_test_bus_start_daemon (fx->bus, NULL);
+  host = call (fx, MANAGER_PATH, MANAGER_IFACE, "ValidateHost",
+               g_variant_new ("(a{sv})", NULL), "(a(sssss))");
+  host_results = g_variant_get_child_value (host, 0);
+  n = g_variant_n_children (host_results);
+  g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&options, "{sv}", "candidates",
+                         g_variant_new_boolean (TRUE));
+  reply = call (fx, MANAGER_PATH, MANAGER_IFACE, "ValidateHost",
+                g_variant_new ("(@a{sv})", g_variant_builder_end (&options)),
+                "(a(sssss))");
+  results = g_variant_get_child_value (reply, 0);
+
+  /* Devices come in address order, as GetManagedObjects describes them. */
+  objects = call (fx, PP_OBJECT_ROOT, "org.freedesktop.DBus.ObjectManager",
+                  "GetManagedObjects", NULL, "(a{oa{sa{sv}}})");
+  {
+    g_autoptr (GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+    g_autoptr (GHashTable) props = g_hash_table_new_full (
+        g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_variant_unref);
+
+    g_autoptr (GVariant) list = g_variant_get_child_value (objects, 0);
+
+    g_variant_iter_init (&iter, list);
+    while (g_variant_iter_next (&iter, "{&o@a{sa{sv}}}", &path, &ifaces))
+      {
+        g_autoptr (GVariant) device
+            = g_variant_lookup_value (ifaces, DEVICE_IFACE, NULL);
+        const char *address;
+
+        g_variant_unref (ifaces);
+        if (device == NULL)
+          continue;
+        g_variant_lookup (device, "Address", "&s", &address);
+        g_ptr_array_add (addresses, g_strdup (address));
+        g_hash_table_insert (props,
+                             g_ptr_array_index (addresses, addresses->len - 1),
+                             g_variant_ref (device));
+      }
+    g_ptr_array_sort (addresses, compare_addresses);
+
+    for (guint d = 0; d < addresses->len; d++)
+      {
+        const char *address = g_ptr_array_index (addresses, d);
+        GVariant *device = g_hash_table_lookup (props, address);
+        const char *type;
+        const char *reason;
+
+        g_variant_lookup (device, "Type", "&s", &type);
+        g_variant_lookup (device, "ProtectionReason", "&s", &reason);
+        if (g_str_equal (type, "bridge") || *reason != '\0')
+          {
+            const char *subject, *check, *severity, *message, *remedy;
+
+            g_variant_get_child (results, n++, "(&s&s&s&s&s)", &subject, &check,
+                                 &severity, &message, &remedy);
+            g_assert_cmpstr (subject, ==, address);
+            g_assert_cmpstr (severity, ==, "skip");
+            g_assert_true (g_str_has_prefix (message, "not validated: "));
+            if (g_str_equal (type, "bridge"))
+              {
+                g_assert_cmpstr (check, ==, "bridge");
+                bridges++;
+              }
+            else
+              {
+                g_autofree char *named = g_strdup_printf ("(%s)", reason);
+
+                g_assert_cmpstr (check, ==, "protected");
+                g_assert_nonnull (strstr (message, named));
+                protected++;
+              }
+          }
+        else
+          {
+            g_autofree char *object = pp_address_to_object_path (address);
+            g_autoptr (GVariant) one
+                = call (fx, object, DEVICE_IFACE, "Validate",
+                        g_variant_new ("(a{sv})", NULL), "(a(sssss))");
+            g_autoptr (GVariant) own = g_variant_get_child_value (one, 0);
+
+            for (gsize i = 0; i < g_variant_n_children (own); i++)
+              {
+                g_autoptr (GVariant) a = g_variant_get_child_value (own, i);
+                g_autoptr (GVariant) b
+                    = g_variant_get_child_value (results, n++);
+
+                g_assert_true (g_variant_equal (a, b));
+              }
+          }
+      }
+  }
+  g_assert_cmpuint (n, ==, g_variant_n_children (results));
+  /* The fixture has both, or this test would show nothing. */
+  g_assert_cmpuint (bridges, >, 0);
+  g_assert_cmpuint (protected, >, 0);
+
+  /* Both ways of choosing devices at once is a caller's mistake. */
+  {
+    const char *const one[] = { "0000:01:00.0", NULL };
+    g_autoptr (GVariant) both = NULL;
+
+    g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add (&options, "{sv}", "candidates",
+                           g_variant_new_boolean (TRUE));
+    g_variant_builder_add (&options, "{sv}", "devices",
+                           g_variant_new_strv (one, -1));
+    both = g_dbus_connection_call_sync (
+        fx->bus->connection, "io.github.pcipassd", MANAGER_PATH, MANAGER_IFACE,
+        "ValidateHost",
+        g_variant_new ("(@a{sv})", g_variant_builder_end (&options)), NULL,
+        G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+    g_assert_null (both);
+    g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -552,6 +697,8 @@ main (int argc, char **argv)
               test_bad_option, fixture_teardown);
   g_test_add ("/dbus/validate-host-devices", Fixture, "workstation",
               fixture_setup, test_validate_host_devices, fixture_teardown);
+  g_test_add ("/dbus/validate-host-candidates", Fixture, "workstation",
+              fixture_setup, test_validate_host_candidates, fixture_teardown);
   g_test_add ("/dbus/reply-follows-changes", Fixture, "workstation",
               fixture_setup, test_reply_follows_changes, fixture_teardown);
 
