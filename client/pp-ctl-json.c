@@ -199,6 +199,48 @@ pp_ctl_json_steps (const char *key, GVariant *steps)
   return json_builder_get_root (builder);
 }
 
+void
+pp_ctl_json_append_string (GString *out, const char *value)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = value; *p != '\0'; p++)
+    {
+      guchar c = (guchar) *p;
+
+      switch (c)
+        {
+          case '"':
+            g_string_append (out, "\\\"");
+            break;
+          case '\\':
+            g_string_append (out, "\\\\");
+            break;
+          case '\b':
+            g_string_append (out, "\\b");
+            break;
+          case '\f':
+            g_string_append (out, "\\f");
+            break;
+          case '\n':
+            g_string_append (out, "\\n");
+            break;
+          case '\r':
+            g_string_append (out, "\\r");
+            break;
+          case '\t':
+            g_string_append (out, "\\t");
+            break;
+          default:
+            /* UTF-8 passes as it is, as json-glib leaves it. */
+            if (c < 0x20 || c == 0x7f)
+              g_string_append_printf (out, "\\u%04x", c);
+            else
+              g_string_append_c (out, (char) c);
+        }
+    }
+  g_string_append_c (out, '"');
+}
+
 char *
 pp_ctl_json_to_data (JsonNode *root)
 {

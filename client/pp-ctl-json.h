@@ -25,6 +25,11 @@ void pp_ctl_json_print_devices (PpCtlInventory *inventory,
  * written an element at a time. */
 void pp_ctl_json_print_element (JsonNode *element, gboolean last, FILE *out);
 
+/* Appends @value to @out as a JSON string, quoted and escaped as
+ * json-glib writes it (control characters as \uXXXX, or \b \f \n \r \t),
+ * so that text written piecemeal matches the rest. */
+void pp_ctl_json_append_string (GString *out, const char *value);
+
 /* An array of group objects, from pp_ctl_inventory_groups(). */
 JsonNode *pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups);
 

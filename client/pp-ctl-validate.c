@@ -9,7 +9,6 @@
 #include "pp-ctl-validate.h"
 
 #include "pp-address.h"
-#include "pp-array-writer.h"
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
 #include "pp-error.h"
@@ -30,25 +29,80 @@
 
 G_DEFINE_QUARK (pp - ctl - validate - error - quark, pp_ctl_validate_error)
 
-gboolean
-pp_ctl_validate_any_failed (GVariant *results, guint *n_failed)
+/* One result; the strings belong to the reply they were read from. */
+typedef struct
 {
-  GVariantIter iter;
+  const char *subject;
+  const char *check;
   const char *severity;
-  guint n = 0;
+  const char *message;
+  const char *remedy;
+} Result;
 
-  g_variant_iter_init (&iter, results);
-  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", NULL, NULL, &severity,
-                              NULL, NULL))
-    if (g_str_equal (severity, "fail"))
-      n++;
-  if (n_failed != NULL)
-    *n_failed = n;
-  return n > 0;
+/* The results of a call, and what holds their strings. */
+typedef struct
+{
+  GArray *items;         /* Result */
+  sd_bus_message *reply; /* read with sd-bus, or NULL */
+  GVariant *variant;     /* read with GDBus, or NULL */
+} Results;
+
+static Results *
+results_new (void)
+{
+  Results *results = g_new0 (Results, 1);
+
+  results->items = g_array_new (FALSE, FALSE, sizeof (Result));
+  return results;
 }
 
-char *
-pp_ctl_validate_format_table (GVariant *results)
+static void
+results_free (Results *results)
+{
+  if (results == NULL)
+    return;
+  g_array_unref (results->items);
+  sd_bus_message_unref (results->reply);
+  g_clear_pointer (&results->variant, g_variant_unref);
+  g_free (results);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Results, results_free)
+
+/* Takes @array, an a(sssss). */
+static Results *
+results_from_variant (GVariant *array)
+{
+  Results *results = results_new ();
+  gsize n = g_variant_n_children (array);
+
+  results->variant = array;
+  for (gsize i = 0; i < n; i++)
+    {
+      Result r;
+
+      g_variant_get_child (array, i, "(&s&s&s&s&s)", &r.subject, &r.check,
+                           &r.severity, &r.message, &r.remedy);
+      g_array_append_val (results->items, r);
+    }
+  return results;
+}
+
+static guint
+count_failed (Results *results)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < results->items->len; i++)
+    if (g_str_equal (g_array_index (results->items, Result, i).severity,
+                     "fail"))
+      n++;
+  return n;
+}
+
+/* SUBJECT, CHECK, RESULT and MESSAGE columns, the remedy of each warn and
+ * fail on an indented line below it, and a summary line. */
+static char *
+format_table (Results *results)
 {
   static const char *const headers[] = {
     "SUBJECT",
@@ -58,37 +112,31 @@ pp_ctl_validate_format_table (GVariant *results)
   };
   g_autoptr (PpTable) table = pp_table_new (G_N_ELEMENTS (headers), headers);
   g_autofree char *text = NULL;
-  GVariantIter iter;
-  const char *subject;
-  const char *check;
-  const char *severity;
-  const char *message;
-  const char *remedy;
   guint passed = 0;
   guint warned = 0;
   guint failed = 0;
   guint skipped = 0;
 
-  g_variant_iter_init (&iter, results);
-  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", &subject, &check,
-                              &severity, &message, &remedy))
+  for (guint i = 0; i < results->items->len; i++)
     {
-      const char *row[] = { subject, check, severity, message };
+      const Result *r = &g_array_index (results->items, Result, i);
+      const char *row[] = { r->subject, r->check, r->severity, r->message };
 
       pp_table_add_row (table, row);
       /* The remedy under the result it belongs to, where the eye is. */
-      if (*remedy != '\0'
-          && (g_str_equal (severity, "warn") || g_str_equal (severity, "fail")))
+      if (*r->remedy != '\0'
+          && (g_str_equal (r->severity, "warn")
+              || g_str_equal (r->severity, "fail")))
         {
-          g_autofree char *line = g_strconcat ("    remedy: ", remedy, NULL);
+          g_autofree char *line = g_strconcat ("    remedy: ", r->remedy, NULL);
           pp_table_add_line (table, line);
         }
 
-      if (g_str_equal (severity, "pass"))
+      if (g_str_equal (r->severity, "pass"))
         passed++;
-      else if (g_str_equal (severity, "warn"))
+      else if (g_str_equal (r->severity, "warn"))
         warned++;
-      else if (g_str_equal (severity, "fail"))
+      else if (g_str_equal (r->severity, "fail"))
         failed++;
       else
         skipped++;
@@ -101,63 +149,56 @@ pp_ctl_validate_format_table (GVariant *results)
                           skipped);
 }
 
-static JsonNode *
-result_json (const char *subject,
-             const char *check,
-             const char *severity,
-             const char *message,
-             const char *remedy)
+static void
+append_member (GString *out, const char *key, const char *value, gboolean last)
 {
-  g_autoptr (JsonBuilder) builder = json_builder_new ();
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "subject");
-  json_builder_add_string_value (builder, subject);
-  json_builder_set_member_name (builder, "check");
-  json_builder_add_string_value (builder, check);
-  json_builder_set_member_name (builder, "severity");
-  json_builder_add_string_value (builder, severity);
-  json_builder_set_member_name (builder, "message");
-  json_builder_add_string_value (builder, message);
+  g_string_append (out, "    \"");
+  g_string_append (out, key);
+  g_string_append (out, "\" : ");
   /* As everywhere in pcipassctl's JSON, the bus's "" is null. */
-  json_builder_set_member_name (builder, "remedy");
-  if (*remedy == '\0')
-    json_builder_add_null_value (builder);
+  if (value == NULL)
+    g_string_append (out, "null");
   else
-    json_builder_add_string_value (builder, remedy);
-  json_builder_end_object (builder);
-  return json_builder_get_root (builder);
+    pp_ctl_json_append_string (out, value);
+  g_string_append (out, last ? "\n" : ",\n");
 }
 
-void
-pp_ctl_validate_print_json (GVariant *results, FILE *out)
+/* A JSON array of {"subject", "check", "severity", "message", "remedy"}
+ * objects (an empty remedy is null), laid out as json-glib lays out the
+ * rest of pcipassctl's JSON.  Written directly: a whole host has tens of
+ * thousands of results, and a node tree, or even a generator run, per
+ * result costs more than the rest of the command. */
+static void
+print_json (Results *results, FILE *out)
 {
-  gsize n = g_variant_n_children (results);
-  GVariantIter iter;
-  const char *subject;
-  const char *check;
-  const char *severity;
-  const char *message;
-  const char *remedy;
-  gsize i = 0;
+  g_autoptr (GString) text = g_string_sized_new (65536);
 
-  if (n == 0)
+  if (results->items->len == 0)
     {
       fputs ("[]\n", out);
       return;
     }
-  /* A result at a time: a whole host has tens of thousands. */
-  fputs ("[\n", out);
-  g_variant_iter_init (&iter, results);
-  while (g_variant_iter_next (&iter, "(&s&s&s&s&s)", &subject, &check,
-                              &severity, &message, &remedy))
+  g_string_append (text, "[\n");
+  for (guint i = 0; i < results->items->len; i++)
     {
-      g_autoptr (JsonNode) node
-          = result_json (subject, check, severity, message, remedy);
+      const Result *r = &g_array_index (results->items, Result, i);
 
-      pp_ctl_json_print_element (node, ++i == n, out);
+      g_string_append (text, "  {\n");
+      append_member (text, "subject", r->subject, FALSE);
+      append_member (text, "check", r->check, FALSE);
+      append_member (text, "severity", r->severity, FALSE);
+      append_member (text, "message", r->message, FALSE);
+      append_member (text, "remedy", *r->remedy != '\0' ? r->remedy : NULL,
+                     TRUE);
+      g_string_append (text, i + 1 < results->items->len ? "  },\n" : "  }\n");
+      if (text->len >= 60000)
+        {
+          fwrite (text->str, 1, text->len, out);
+          g_string_truncate (text, 0);
+        }
     }
-  fputs ("]\n", out);
+  g_string_append (text, "]\n");
+  fwrite (text->str, 1, text->len, out);
 }
 
 /* The reason in a "candidates" skip result's message, "not validated:
@@ -207,12 +248,12 @@ note_not_validated (const char *subject,
 /* The host, then every device that could be passed through: one
  * ValidateHost call with the "candidates" option, made with sd-bus, whose
  * reader walks the reply in place where GDBus would first build a GVariant
- * of each of its hundreds of thousands of strings.  The results are copied
- * into one serialized a(sssss).  Bridges and protected devices always
+ * of each of its hundreds of thousands of strings; the results point into
+ * the reply.  Bridges and protected devices always
  * fail (that is what they are), so they would make the exit status say
  * nothing: the daemon answers one skip result for each, which @note names
  * instead of the listing. */
-static GVariant *
+static Results *
 validate_all (GString *note, GError **error)
 {
   g_autoptr (GPtrArray) protected = g_ptr_array_new_with_free_func (g_free);
@@ -221,13 +262,8 @@ validate_all (GString *note, GError **error)
   sd_bus_message *call = NULL;
   sd_bus_message *reply = NULL;
   sd_bus_error bus_error = SD_BUS_ERROR_NULL;
-  PpArrayWriter *writer = NULL;
-  GVariant *results = NULL;
-  const char *subject;
-  const char *check;
-  const char *severity;
-  const char *message;
-  const char *remedy;
+  g_autoptr (Results) results = results_new ();
+  Result one;
   int r;
 
   r = sd_bus_open_system (&bus);
@@ -259,16 +295,16 @@ validate_all (GString *note, GError **error)
       goto out;
     }
 
-  writer = pp_array_writer_new (G_VARIANT_TYPE ("(sssss)"), 0);
+  results->reply = sd_bus_message_ref (reply);
   r = sd_bus_message_enter_container (reply, 'a', "(sssss)");
-  while (r >= 0
-         && (r = sd_bus_message_read (reply, "(sssss)", &subject, &check,
-                                      &severity, &message, &remedy))
-                > 0)
-    if (!note_not_validated (subject, check, severity, message, &bridges,
-                             protected))
-      pp_array_writer_add (writer, g_variant_new ("(sssss)", subject, check,
-                                                  severity, message, remedy));
+  while (
+      r >= 0
+      && (r = sd_bus_message_read (reply, "(sssss)", &one.subject, &one.check,
+                                   &one.severity, &one.message, &one.remedy))
+             > 0)
+    if (!note_not_validated (one.subject, one.check, one.severity, one.message,
+                             &bridges, protected))
+      g_array_append_val (results->items, one);
   if (r >= 0)
     r = sd_bus_message_exit_container (reply);
   if (r < 0)
@@ -276,10 +312,9 @@ validate_all (GString *note, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                    "pcipassd answered ValidateHost with a malformed reply: %s",
                    g_strerror (-r));
+      g_clear_pointer (&results, results_free);
       goto out;
     }
-  results = pp_array_writer_end (g_steal_pointer (&writer),
-                                 G_VARIANT_TYPE ("a(sssss)"));
 
   if (bridges > 0 || protected->len > 0)
     {
@@ -295,13 +330,17 @@ validate_all (GString *note, GError **error)
                              "validate one of them anyway.\n");
     }
 
+  sd_bus_message_unref (reply);
+  sd_bus_message_unref (call);
+  sd_bus_flush_close_unref (bus);
+  return g_steal_pointer (&results);
+
 out:
-  g_clear_pointer (&writer, pp_array_writer_free);
   sd_bus_error_free (&bus_error);
   sd_bus_message_unref (reply);
   sd_bus_message_unref (call);
   sd_bus_flush_close_unref (bus);
-  return results;
+  return NULL;
 }
 
 /* The a(sssss) of a (a(sssss)) reply, or an error naming the method. */
@@ -566,9 +605,10 @@ gboolean
 pp_ctl_validate_run (const PpCtlValidateOptions *options, GError **error)
 {
   g_autoptr (GString) note = g_string_new (NULL);
-  g_autoptr (GVariant) results = NULL;
-  g_autofree char *address = NULL;
+  g_autoptr (Results) results = NULL;
+  GVariant *array = NULL;
   guint n_failed;
+  g_autofree char *address = NULL;
   Target target;
 
   if (!classify (options, &target, &address, error))
@@ -580,31 +620,34 @@ pp_ctl_validate_run (const PpCtlValidateOptions *options, GError **error)
         results = validate_all (note, error);
         break;
       case TARGET_DEVICE:
-        results = validate_device (address, error);
+        array = validate_device (address, error);
         break;
       case TARGET_FILE:
       default:
-        results = validate_config (options, error);
+        array = validate_config (options, error);
         break;
     }
+  if (array != NULL)
+    results = results_from_variant (array);
   if (results == NULL)
     return FALSE;
 
   if (options->json)
     {
       /* JSON is UTF-8 whatever the locale: no g_print conversion. */
-      pp_ctl_validate_print_json (results, stdout);
+      print_json (results, stdout);
     }
   else
     {
-      g_autofree char *text = pp_ctl_validate_format_table (results);
+      g_autofree char *text = format_table (results);
 
       g_print ("%s", text);
       if (note->len > 0)
         g_print ("%s", note->str);
     }
 
-  if (pp_ctl_validate_any_failed (results, &n_failed))
+  n_failed = count_failed (results);
+  if (n_failed > 0)
     {
       g_set_error (error, PP_CTL_VALIDATE_ERROR, PP_CTL_VALIDATE_ERROR_FAILED,
                    "%u check%s failed", n_failed, n_failed == 1 ? "" : "s");

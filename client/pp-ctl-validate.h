@@ -40,18 +40,4 @@ typedef struct
 gboolean pp_ctl_validate_run (const PpCtlValidateOptions *options,
                               GError **error);
 
-/* The a(sssss) @results as the table pcipassctl prints: SUBJECT, CHECK,
- * RESULT and MESSAGE columns, the remedy of each warn and fail on an
- * indented line below it, and a summary line. */
-char *pp_ctl_validate_format_table (GVariant *results);
-
-/* Prints the a(sssss) @results on @out as a JSON array of {"subject",
- * "check", "severity", "message", "remedy"} objects, one at a time; an
- * empty remedy is null. */
-void pp_ctl_validate_print_json (GVariant *results, FILE *out);
-
-/* TRUE when some result of @results has severity "fail"; sets @n_failed
- * (may be NULL) to their number. */
-gboolean pp_ctl_validate_any_failed (GVariant *results, guint *n_failed);
-
 G_END_DECLS

@@ -8,6 +8,7 @@
 #include "pp-test-bus.h"
 #include "pp-testbed.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <umockdev.h>
@@ -432,6 +433,66 @@ test_ctl_all (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (out, "\"subject\" : \"0000:00:14.0\""));
 }
 
+/* pcipassctl writes validation results as JSON itself, a result at a
+ * time: what it writes must parse back to the same strings and read
+ * exactly as json-glib would write the same array. */
+static void
+test_ctl_json_text (Fixture *fx, gconstpointer data)
+{
+  /* A node name with every kind of character JSON escapes, and UTF-8
+   * (not "/": node names may not have one). */
+  const char *const name = "q\"b\\s t\tn\nr\rc\001d\177\303\251";
+  const char *yaml
+      = "compute_nodes:\n"
+        "  - name: \"q\\\"b\\\\s t\\tn\\nr\\rc\\x01d\\x7f\303\251\"\n"
+        "    pcie_passthrough:\n"
+        "      enabled: true\n"
+        "      devices:\n"
+        "        - pci_address: \"0000:01:00.0\"\n"
+        "          device_type: \"gpu\"\n";
+  g_autofree char *dir = g_dir_make_tmp ("pp-ctl-json-XXXXXX", NULL);
+  g_autofree char *file = g_build_filename (dir, "hostile.yaml", NULL);
+  const char *const args[]
+      = { "validate", file, "--skip-pcie-validation", "--json", NULL };
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected_subject = g_strdup_printf ("%s/0000:01:00.0", name);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *again_line = NULL;
+  JsonArray *array;
+  gboolean found = FALSE;
+  int status;
+
+  g_assert_true (g_file_set_contents (file, yaml, -1, &error));
+  out = run_ctl (args, &err, &status);
+  g_unlink (file);
+  g_rmdir (dir);
+  g_assert_true (status == 0 || status == 1);
+
+  json_parser_load_from_data (parser, out, -1, &error);
+  g_assert_no_error (error);
+  array = json_node_get_array (json_parser_get_root (parser));
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    found = found
+            || g_strcmp0 (
+                   json_object_get_string_member (
+                       json_array_get_object_element (array, i), "subject"),
+                   expected_subject)
+                   == 0;
+  g_assert_true (found);
+
+  json_generator_set_root (generator, json_parser_get_root (parser));
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_indent (generator, 2);
+  json_generator_set_indent_char (generator, ' ');
+  again = json_generator_to_data (generator, NULL);
+  again_line = g_strconcat (again, "\n", NULL);
+  g_assert_cmpstr (out, ==, again_line);
+}
+
 static void
 test_ctl_usage (void)
 {
@@ -478,6 +539,8 @@ main (int argc, char **argv)
               test_ctl_config, fixture_teardown);
   g_test_add ("/ctl-validate/all", Fixture, "workstation", fixture_setup,
               test_ctl_all, fixture_teardown);
+  g_test_add ("/ctl-validate/json-text", Fixture, "workstation", fixture_setup,
+              test_ctl_json_text, fixture_teardown);
   g_test_add_func ("/ctl-validate/usage", test_ctl_usage);
 
   status = g_test_run ();
