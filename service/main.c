@@ -129,6 +129,11 @@ main (int argc, char **argv)
   };
 
   setlocale (LC_ALL, "");
+  /* A thread-pool worker with nothing left to do waits 15 s for more and
+   * then exits, waking the otherwise idle daemon to do it.  Workers (a
+   * Bind's, polkit's start-up) exit as soon as their work is done
+   * instead: a thread start costs microseconds. */
+  g_thread_pool_set_max_unused_threads (0);
 
   options = g_option_context_new (NULL);
   g_option_context_set_summary (options,
