@@ -40,7 +40,9 @@ struct _PpCtlDevice
   const char *original_driver;
   const char *state;
   gint32 iommu_group;
-  const char **iommu_group_devices; /* shallow: the strings are the reply's */
+  /* Paths of the other members of its group, shallow: the daemon lists no
+   * peers per device, the inventory works them out from IommuGroup. */
+  const char **iommu_group_devices;
   gboolean group_viable;
   gint32 numa_node;
   const char *physical_function;
@@ -109,7 +111,6 @@ read_property (sd_bus_message *m, PpCtlDevice *d, const char *name)
     F ("OriginalDriver", "s", original_driver),
     F ("State", "s", state),
     F ("IommuGroup", "i", iommu_group),
-    F ("IommuGroupDevices", "ao", iommu_group_devices),
     F ("GroupViable", "b", group_viable),
     F ("NumaNode", "i", numa_node),
     F ("PhysicalFunction", "o", physical_function),
@@ -332,6 +333,54 @@ compare_devices (gconstpointer a, gconstpointer b, gpointer user_data)
                                  pp_ctl_inventory_address (inventory, db));
 }
 
+/* Each device's group peers, from the devices' IommuGroup numbers; the
+ * devices are sorted, so the peers are in address order. */
+static void
+fill_group_peers (PpCtlInventory *inventory)
+{
+  g_autoptr (GHashTable) groups = g_hash_table_new_full (
+      NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  for (guint i = 0; i < inventory->devices->len; i++)
+    {
+      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
+      GPtrArray *members;
+
+      if (device->iommu_group < 0)
+        continue;
+      members
+          = g_hash_table_lookup (groups, GINT_TO_POINTER (device->iommu_group));
+      if (members == NULL)
+        {
+          members = g_ptr_array_new ();
+          g_hash_table_insert (groups, GINT_TO_POINTER (device->iommu_group),
+                               members);
+        }
+      g_ptr_array_add (members, device);
+    }
+
+  g_hash_table_iter_init (&iter, groups);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      GPtrArray *members = value;
+
+      for (guint i = 0; i < members->len; i++)
+        {
+          PpCtlDevice *device = g_ptr_array_index (members, i);
+          guint n = 0;
+
+          g_free (device->iommu_group_devices);
+          device->iommu_group_devices = g_new0 (const char *, members->len);
+          for (guint j = 0; j < members->len; j++)
+            if (j != i)
+              device->iommu_group_devices[n++]
+                  = ((PpCtlDevice *) g_ptr_array_index (members, j))->path;
+        }
+    }
+}
+
 PpCtlInventory *
 pp_ctl_inventory_load (GError **error)
 {
@@ -412,6 +461,7 @@ pp_ctl_inventory_load (GError **error)
     }
 
   g_ptr_array_sort_with_data (inventory->devices, compare_devices, inventory);
+  fill_group_peers (inventory);
   return g_steal_pointer (&inventory);
 }
 

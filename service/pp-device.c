@@ -28,7 +28,6 @@ struct _PpDevice
   gboolean in_use;
   char *state;
   int iommu_group;
-  char **iommu_group_devices;
   gboolean group_viable;
   int numa_node;
   char *physical_function;
@@ -57,7 +56,6 @@ enum
   PROP_ORIGINAL_DRIVER,
   PROP_STATE,
   PROP_IOMMU_GROUP,
-  PROP_IOMMU_GROUP_DEVICES,
   PROP_GROUP_VIABLE,
   PROP_NUMA_NODE,
   PROP_PHYSICAL_FUNCTION,
@@ -86,7 +84,6 @@ pp_device_finalize (GObject *object)
   g_free (self->driver_override);
   g_free (self->original_driver);
   g_free (self->state);
-  g_strfreev (self->iommu_group_devices);
   g_free (self->physical_function);
   g_strfreev (self->virtual_functions);
   g_strfreev (self->reset_methods);
@@ -151,9 +148,6 @@ pp_device_get_property (GObject *object,
         break;
       case PROP_IOMMU_GROUP:
         g_value_set_int (value, self->iommu_group);
-        break;
-      case PROP_IOMMU_GROUP_DEVICES:
-        g_value_set_boxed (value, self->iommu_group_devices);
         break;
       case PROP_GROUP_VIABLE:
         g_value_set_boolean (value, self->group_viable);
@@ -246,7 +240,6 @@ pp_device_class_init (PpDeviceClass *klass)
   props[PROP_ORIGINAL_DRIVER] = string_prop ("original-driver");
   props[PROP_STATE] = string_prop ("state");
   props[PROP_IOMMU_GROUP] = int_prop ("iommu-group");
-  props[PROP_IOMMU_GROUP_DEVICES] = strv_prop ("iommu-group-devices");
   props[PROP_GROUP_VIABLE] = bool_prop ("group-viable");
   props[PROP_NUMA_NODE] = int_prop ("numa-node");
   props[PROP_PHYSICAL_FUNCTION] = string_prop ("physical-function");
@@ -263,7 +256,6 @@ pp_device_init (PpDevice *self)
 {
   self->iommu_group = -1;
   self->numa_node = -1;
-  self->iommu_group_devices = g_new0 (char *, 1);
   self->virtual_functions = g_new0 (char *, 1);
   self->reset_methods = g_new0 (char *, 1);
   self->original_driver = g_strdup ("");
@@ -425,17 +417,10 @@ pp_device_get_iommu_group (PpDevice *self)
 }
 
 void
-pp_device_set_group_info (PpDevice *self,
-                          const char *const *other_members,
-                          gboolean viable)
+pp_device_set_group_viable (PpDevice *self, gboolean viable)
 {
   g_return_if_fail (PP_IS_DEVICE (self));
-
-  g_object_freeze_notify (G_OBJECT (self));
-  set_strv (self, &self->iommu_group_devices, other_members,
-            PROP_IOMMU_GROUP_DEVICES);
   set_bool (self, &self->group_viable, viable, PROP_GROUP_VIABLE);
-  g_object_thaw_notify (G_OBJECT (self));
 }
 
 int

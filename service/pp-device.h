@@ -58,8 +58,6 @@ void pp_device_set_in_use (PpDevice *self, gboolean in_use);
 int pp_device_compare_by_address (gconstpointer a, gconstpointer b);
 
 /* Set by the IOMMU group table, which knows the other members. */
-void pp_device_set_group_info (PpDevice *self,
-                               const char *const *other_members,
-                               gboolean viable);
+void pp_device_set_group_viable (PpDevice *self, gboolean viable);
 
 G_END_DECLS

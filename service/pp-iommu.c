@@ -36,7 +36,7 @@ pp_iommu_groups_add (PpIommuGroups *self, PpDevice *device)
   if (group < 0)
     {
       /* Without a group VFIO cannot take the device at all. */
-      pp_device_set_group_info (device, (const char *const[]){ NULL }, FALSE);
+      pp_device_set_group_viable (device, FALSE);
       return;
     }
 
@@ -90,18 +90,7 @@ pp_iommu_groups_refresh (PpIommuGroups *self, int group)
                  pp_device_get_driver (g_ptr_array_index (members, i)));
 
   for (guint i = 0; i < members->len; i++)
-    {
-      PpDevice *device = g_ptr_array_index (members, i);
-      g_autoptr (GStrvBuilder) others = g_strv_builder_new ();
-      g_auto (GStrv) list = NULL;
-
-      for (guint j = 0; j < members->len; j++)
-        if (j != i)
-          g_strv_builder_add (
-              others, pp_device_get_address (g_ptr_array_index (members, j)));
-      list = g_strv_builder_end (others);
-      pp_device_set_group_info (device, (const char *const *) list, viable);
-    }
+    pp_device_set_group_viable (g_ptr_array_index (members, i), viable);
 }
 
 void

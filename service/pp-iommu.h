@@ -21,7 +21,7 @@ void pp_iommu_groups_remove (PpIommuGroups *groups, PpDevice *device);
 /* Members of @group sorted by address (borrowed), NULL if it has none. */
 GPtrArray *pp_iommu_groups_get_members (PpIommuGroups *groups, int group);
 
-/* Recomputes IommuGroupDevices and GroupViable of every member of @group;
+/* Recomputes GroupViable of every member of @group;
  * for -1, nothing (devices without a group are handled on add). */
 void pp_iommu_groups_refresh (PpIommuGroups *groups, int group);
 

@@ -48,7 +48,6 @@ static const struct
   { "OriginalDriver", "original-driver", KIND_STRING },
   { "State", "state", KIND_STRING },
   { "IommuGroup", "iommu-group", KIND_INT },
-  { "IommuGroupDevices", "iommu-group-devices", KIND_PATHS },
   { "GroupViable", "group-viable", KIND_BOOL },
   { "NumaNode", "numa-node", KIND_INT },
   { "PhysicalFunction", "physical-function", KIND_PATH },

@@ -88,6 +88,21 @@ pp_validate_bind_leaves (PpDevice *member)
   return pp_pci_class_is_pci_bridge (pp_device_get_class_code (member));
 }
 
+/* The strings of @items joined with ", ". */
+static char *
+join (GPtrArray *items)
+{
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < items->len; i++)
+    {
+      if (i > 0)
+        g_string_append (text, ", ");
+      g_string_append (text, g_ptr_array_index (items, i));
+    }
+  return g_string_free (text, FALSE);
+}
+
 /* A result that does not apply to a bridge. */
 static void
 skip_bridge (GPtrArray *out, const char *subject, const char *check)
@@ -223,8 +238,9 @@ check_iommu_group (PpRegistry *registry,
                    GPtrArray *out)
 {
   int group = pp_device_get_iommu_group (device);
-  g_auto (GStrv) others = NULL;
+  g_autoptr (GPtrArray) others = g_ptr_array_new ();
   g_autofree char *list = NULL;
+  GPtrArray *members;
   PpAddress parsed;
 
   if (group < 0)
@@ -248,29 +264,18 @@ check_iommu_group (PpRegistry *registry,
       return;
     }
 
-  g_object_get (device, "iommu-group-devices", &others, NULL);
-  list = g_strjoinv (", ", others);
+  members = pp_registry_get_group_members (registry, group);
+  for (guint i = 0; members != NULL && i < members->len; i++)
+    if (g_ptr_array_index (members, i) != device)
+      g_ptr_array_add (others, (gpointer) pp_device_get_address (
+                                   g_ptr_array_index (members, i)));
+  list = join (others);
   pp_checks_take (
       out, subject, "iommu-group", PP_SEVERITY_PASS,
-      others[0] == NULL
+      others->len == 0
           ? g_strdup_printf ("IOMMU group %d, alone in it", group)
           : g_strdup_printf ("IOMMU group %d, shared with %s", group, list),
       NULL);
-}
-
-/* The strings of @items joined with ", ". */
-static char *
-join (GPtrArray *items)
-{
-  GString *text = g_string_new (NULL);
-
-  for (guint i = 0; i < items->len; i++)
-    {
-      if (i > 0)
-        g_string_append (text, ", ");
-      g_string_append (text, g_ptr_array_index (items, i));
-    }
-  return g_string_free (text, FALSE);
 }
 
 static void
