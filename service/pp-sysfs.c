@@ -188,6 +188,56 @@ pp_sysfs_split_words (const char *text)
   return g_strv_builder_end (builder);
 }
 
+/* "VVVV:DDDD" as two 16-bit hex numbers. */
+static gboolean
+parse_id_pair (const char *text, guint16 *first, guint16 *second)
+{
+  g_autofree char *left = NULL;
+  const char *colon = strchr (text, ':');
+  gint64 a;
+  gint64 b;
+
+  if (colon == NULL)
+    return FALSE;
+  left = g_strndup (text, (gsize) (colon - text));
+  if (!pp_sysfs_parse_number (left, 16, 0, G_MAXUINT16, &a)
+      || !pp_sysfs_parse_number (colon + 1, 16, 0, G_MAXUINT16, &b))
+    return FALSE;
+  *first = (guint16) a;
+  *second = (guint16) b;
+  return TRUE;
+}
+
+void
+pp_sysfs_parse_uevent (const char *contents, PpSysfsUevent *out)
+{
+  g_auto (GStrv) lines = NULL;
+
+  memset (out, 0, sizeof *out);
+  if (contents == NULL)
+    return;
+  lines = g_strsplit (contents, "\n", -1);
+  for (char **line = lines; *line != NULL; line++)
+    {
+      gint64 value;
+
+      if (g_str_has_prefix (*line, "PCI_ID="))
+        out->has_id = parse_id_pair (*line + strlen ("PCI_ID="),
+                                     &out->vendor_id, &out->device_id);
+      else if (g_str_has_prefix (*line, "PCI_SUBSYS_ID="))
+        out->has_subsys = parse_id_pair (*line + strlen ("PCI_SUBSYS_ID="),
+                                         &out->subsystem_vendor_id,
+                                         &out->subsystem_device_id);
+      else if (g_str_has_prefix (*line, "PCI_CLASS=")
+               && pp_sysfs_parse_number (*line + strlen ("PCI_CLASS="), 16, 0,
+                                         0xffffff, &value))
+        {
+          out->has_class = TRUE;
+          out->class_code = (guint32) value;
+        }
+    }
+}
+
 static PpSysfsDevice *
 read_device_at (int dirfd, const char *syspath, GError **error)
 {
@@ -198,6 +248,8 @@ read_device_at (int dirfd, const char *syspath, GError **error)
   g_autofree char *driver = NULL;
   g_autofree char *override = NULL;
   g_autofree char *reset = NULL;
+  g_autofree char *uevent_text = NULL;
+  PpSysfsUevent uevent;
   gint64 value;
   gint64 numvfs;
 
@@ -209,20 +261,47 @@ read_device_at (int dirfd, const char *syspath, GError **error)
     }
   info->syspath = g_strdup (syspath);
 
-  if (!read_required_hex (dirfd, syspath, "vendor", G_MAXUINT16, &value, error))
+  /* The uevent file has the IDs and the class in one read, where the
+   * attributes take five opens; each file is the fallback for what it
+   * lacks. */
+  uevent_text = read_attr (dirfd, "uevent");
+  pp_sysfs_parse_uevent (uevent_text, &uevent);
+  if (uevent.has_id)
+    {
+      info->vendor_id = uevent.vendor_id;
+      info->device_id = uevent.device_id;
+    }
+  else
+    {
+      if (!read_required_hex (dirfd, syspath, "vendor", G_MAXUINT16, &value,
+                              error))
+        return NULL;
+      info->vendor_id = (guint16) value;
+      if (!read_required_hex (dirfd, syspath, "device", G_MAXUINT16, &value,
+                              error))
+        return NULL;
+      info->device_id = (guint16) value;
+    }
+  if (uevent.has_class)
+    info->class_code = uevent.class_code;
+  else if (!read_required_hex (dirfd, syspath, "class", 0xffffff, &value,
+                               error))
     return NULL;
-  info->vendor_id = (guint16) value;
-  if (!read_required_hex (dirfd, syspath, "device", G_MAXUINT16, &value, error))
-    return NULL;
-  info->device_id = (guint16) value;
-  if (!read_required_hex (dirfd, syspath, "class", 0xffffff, &value, error))
-    return NULL;
-  info->class_code = (guint32) value;
+  else
+    info->class_code = (guint32) value;
 
-  info->subsystem_vendor_id = (guint16) read_optional_number (
-      dirfd, "subsystem_vendor", 16, 0, G_MAXUINT16, 0);
-  info->subsystem_device_id = (guint16) read_optional_number (
-      dirfd, "subsystem_device", 16, 0, G_MAXUINT16, 0);
+  if (uevent.has_subsys)
+    {
+      info->subsystem_vendor_id = uevent.subsystem_vendor_id;
+      info->subsystem_device_id = uevent.subsystem_device_id;
+    }
+  else
+    {
+      info->subsystem_vendor_id = (guint16) read_optional_number (
+          dirfd, "subsystem_vendor", 16, 0, G_MAXUINT16, 0);
+      info->subsystem_device_id = (guint16) read_optional_number (
+          dirfd, "subsystem_device", 16, 0, G_MAXUINT16, 0);
+    }
   info->revision
       = (guint8) read_optional_number (dirfd, "revision", 16, 0, G_MAXUINT8, 0);
   info->numa_node

@@ -51,6 +51,24 @@ char *pp_sysfs_parse_override (const char *contents);
 /* The blank-separated words of @text (reset_method); empty for NULL. */
 char **pp_sysfs_split_words (const char *text);
 
+/* What a PCI device's uevent file says of it (pci_uevent: PCI_ID,
+ * PCI_SUBSYS_ID, PCI_CLASS); each has_ flag says whether that line was
+ * there and valid. */
+typedef struct
+{
+  gboolean has_id;
+  guint16 vendor_id;
+  guint16 device_id;
+  gboolean has_subsys;
+  guint16 subsystem_vendor_id;
+  guint16 subsystem_device_id;
+  gboolean has_class;
+  guint32 class_code;
+} PpSysfsUevent;
+
+/* Parses @contents (any text, or NULL) into @out. */
+void pp_sysfs_parse_uevent (const char *contents, PpSysfsUevent *out);
+
 /* Reads every PCI function the kernel lists.  Returns an array of
  * PpSysfsDevice, sorted by address.  A device that cannot be read (it went
  * away during the walk) is left out with a debug message. */

@@ -270,6 +270,50 @@ test_names (void)
   }
 }
 
+/* The IDs and class come from the uevent file, each attribute file being
+ * the fallback for a line it lacks or spells wrong. */
+static void
+test_uevent_ids (void)
+{
+  g_autofree char *root = umockdev_testbed_get_root_dir (testbed);
+  g_autofree char *gpu = NULL;
+  g_autofree char *vendor = NULL;
+  g_autoptr (PpSysfs) sysfs = NULL;
+  g_autoptr (PpSysfsDevice) info = NULL;
+  g_autoptr (GError) error = NULL;
+  PpSysfsUevent u;
+
+  pp_sysfs_parse_uevent ("DRIVER=nvidia\nPCI_CLASS=30000\nPCI_ID=10DE:2684\n"
+                         "PCI_SUBSYS_ID=1458:408E\nPCI_SLOT_NAME=0000:01:00.0",
+                         &u);
+  g_assert_true (u.has_id && u.has_subsys && u.has_class);
+  g_assert_cmphex (u.vendor_id, ==, 0x10de);
+  g_assert_cmphex (u.device_id, ==, 0x2684);
+  g_assert_cmphex (u.subsystem_vendor_id, ==, 0x1458);
+  g_assert_cmphex (u.subsystem_device_id, ==, 0x408e);
+  g_assert_cmphex (u.class_code, ==, 0x030000);
+
+  pp_sysfs_parse_uevent ("PCI_ID=10DE\nPCI_SUBSYS_ID=1:2:3\nPCI_CLASS=1000000\n"
+                         "PCI_ID=:1\n",
+                         &u);
+  g_assert_false (u.has_id || u.has_subsys || u.has_class);
+  pp_sysfs_parse_uevent (NULL, &u);
+  g_assert_false (u.has_id || u.has_subsys || u.has_class);
+
+  /* The GPU reads without its vendor file: the uevent file said it. */
+  load_testbed ("workstation");
+  gpu = pp_testbed_get_devpath (testbed, "0000:01:00.0");
+  vendor = g_build_filename (root, gpu, "vendor", NULL);
+  g_assert_cmpint (g_unlink (vendor), ==, 0);
+  sysfs = pp_sysfs_new (&error);
+  g_assert_no_error (error);
+  info = pp_sysfs_read_device (sysfs, gpu, &error);
+  g_assert_no_error (error);
+  g_assert_cmphex (info->vendor_id, ==, 0x10de);
+  g_assert_cmphex (info->class_code, ==, 0x030000);
+  g_assert_cmphex (info->subsystem_vendor_id, ==, 0x1458);
+}
+
 static void
 test_groups_from_device_links (void)
 {
@@ -652,6 +696,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/model/server/properties", "server",
                         test_fixture_properties);
   g_test_add_func ("/model/names", test_names);
+  g_test_add_func ("/model/uevent-ids", test_uevent_ids);
   g_test_add_func ("/model/groups-from-device-links",
                    test_groups_from_device_links);
   g_test_add_func ("/model/update-notifies-changes-only",

@@ -1,4 +1,5 @@
-/* sysfs attribute values as the daemon reads them: ids and class (hex),
+/* sysfs attribute values as the daemon reads them: a uevent file, ids and
+ * class (hex),
  * numa_node and boot_vga (decimal), reset_method (words),
  * driver_override, and the driver names it would write back. */
 #include "fuzz.h"
@@ -13,9 +14,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *text = pp_fuzz_string (data, size);
   g_autofree char *override = NULL;
   g_auto (GStrv) words = NULL;
+  PpSysfsUevent uevent;
   gint64 value;
 
   pp_fuzz_init ();
+  pp_sysfs_parse_uevent (text, &uevent);
+  g_assert_true (!uevent.has_class || uevent.class_code <= 0xffffff);
   if (pp_sysfs_parse_number (text, 16, 0, G_MAXUINT16, &value))
     g_assert_true (value >= 0 && value <= G_MAXUINT16);
   if (pp_sysfs_parse_number (text, 16, 0, 0xffffff, &value))
