@@ -381,6 +381,34 @@ fill_group_peers (PpCtlInventory *inventory)
     }
 }
 
+sd_bus *
+pp_ctl_sd_bus_open (GError **error)
+{
+  sd_bus *bus = NULL;
+  int r = sd_bus_open_system (&bus);
+
+  if (r < 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                   "cannot connect to the system bus: %s", g_strerror (-r));
+      return NULL;
+    }
+  return bus;
+}
+
+gboolean
+pp_ctl_sd_bus_not_running (const sd_bus_error *bus_error, GError **error)
+{
+  if (!sd_bus_error_has_names (bus_error,
+                               "org.freedesktop.DBus.Error.ServiceUnknown",
+                               "org.freedesktop.DBus.Error.NameHasNoOwner"))
+    return FALSE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+               "pcipassd is not running on the system bus (nobody owns %s)",
+               PP_BUS_NAME);
+  return TRUE;
+}
+
 PpCtlInventory *
 pp_ctl_inventory_load (GError **error)
 {
@@ -406,31 +434,20 @@ pp_ctl_inventory_load (GError **error)
    * hundreds of thousands on a large host.  Auto-start is allowed, so a
    * D-Bus activatable daemon is started here. */
   {
-    sd_bus *sdbus = NULL;
+    sd_bus *sdbus = pp_ctl_sd_bus_open (error);
     sd_bus_message *reply = NULL;
     sd_bus_error bus_error = SD_BUS_ERROR_NULL;
-    int r = sd_bus_open_system (&sdbus);
+    int r;
 
-    if (r < 0)
-      {
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                     "cannot connect to the system bus: %s", g_strerror (-r));
-        return NULL;
-      }
+    if (sdbus == NULL)
+      return NULL;
     r = sd_bus_call_method (sdbus, PP_BUS_NAME, PP_OBJECT_ROOT,
                             "org.freedesktop.DBus.ObjectManager",
                             "GetManagedObjects", &bus_error, &reply, "");
     sd_bus_flush_close_unref (sdbus);
     if (r < 0)
       {
-        if (sd_bus_error_has_names (
-                &bus_error, "org.freedesktop.DBus.Error.ServiceUnknown",
-                "org.freedesktop.DBus.Error.NameHasNoOwner"))
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                       "pcipassd is not running on the system bus "
-                       "(nobody owns %s)",
-                       PP_BUS_NAME);
-        else
+        if (!pp_ctl_sd_bus_not_running (&bus_error, error))
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                        "cannot talk to pcipassd: %s",
                        bus_error.message ? bus_error.message : g_strerror (-r));

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <systemd/sd-bus.h>
 
 G_BEGIN_DECLS
 
@@ -29,6 +30,15 @@ typedef struct
   gboolean viable;    /* every member reports GroupViable */
   GPtrArray *devices; /* (element-type PpCtlDevice): by address */
 } PpCtlGroup;
+
+/* A connection to the system bus for a call read with sd-bus, or NULL
+ * with an error fit for the user. */
+sd_bus *pp_ctl_sd_bus_open (GError **error);
+
+/* TRUE, with the error pcipassctl gives for it, when @bus_error says
+ * nobody owns pcipassd's name. */
+gboolean pp_ctl_sd_bus_not_running (const sd_bus_error *bus_error,
+                                    GError **error);
 
 /* Connects to the system bus and reads all device objects.  Fails with a
  * message fit for the user when the bus or the daemon is not there. */

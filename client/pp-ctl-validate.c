@@ -266,13 +266,9 @@ validate_all (GString *note, GError **error)
   Result one;
   int r;
 
-  r = sd_bus_open_system (&bus);
-  if (r < 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                   "cannot connect to the system bus: %s", g_strerror (-r));
-      return NULL;
-    }
+  bus = pp_ctl_sd_bus_open (error);
+  if (bus == NULL)
+    return NULL;
   r = sd_bus_message_new_method_call (bus, &call, PP_BUS_NAME, MANAGER_PATH,
                                       MANAGER_INTERFACE, "ValidateHost");
   if (r >= 0)
@@ -281,17 +277,18 @@ validate_all (GString *note, GError **error)
     r = sd_bus_call (bus, call, 0, &bus_error, &reply);
   if (r < 0)
     {
-      if (sd_bus_error_is_set (&bus_error))
+      if (!sd_bus_error_is_set (&bus_error))
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
+                     "cannot call ValidateHost: %s", g_strerror (-r));
+      else if (!pp_ctl_sd_bus_not_running (&bus_error, error))
         {
+          /* pcipassd's own errors keep their domain and code. */
           g_autoptr (GError) remote = g_dbus_error_new_for_dbus_error (
               bus_error.name, bus_error.message);
 
           g_dbus_error_strip_remote_error (remote);
           g_propagate_error (error, g_steal_pointer (&remote));
         }
-      else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (-r),
-                     "cannot call ValidateHost: %s", g_strerror (-r));
       goto out;
     }
 

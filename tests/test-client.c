@@ -156,6 +156,19 @@ test_not_running (void)
   g_assert_cmpint (status, ==, 1);
   g_assert_cmpstr (out, ==, "");
   g_assert_nonnull (strstr (err, "pcipassd is not running"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* validate asks the daemon otherwise (sd-bus, one ValidateHost call),
+   * with the same answer. */
+  {
+    const char *const validate[] = { "validate", NULL };
+
+    out = pp_test_run_ctl (validate, &err, &status);
+    g_assert_cmpint (status, ==, 1);
+    g_assert_cmpstr (out, ==, "");
+    g_assert_nonnull (strstr (err, "pcipassd is not running"));
+  }
 }
 
 static void
