@@ -333,39 +333,20 @@ compare_devices (gconstpointer a, gconstpointer b, gpointer user_data)
                                  pp_ctl_inventory_address (inventory, db));
 }
 
-/* Each device's group peers, from the devices' IommuGroup numbers; the
- * devices are sorted, so the peers are in address order. */
+/* Each device's group peers, from the groups the devices' IommuGroup
+ * numbers make; members are in address order, so the peers are too. */
 static void
 fill_group_peers (PpCtlInventory *inventory)
 {
-  g_autoptr (GHashTable) groups = g_hash_table_new_full (
-      NULL, NULL, NULL, (GDestroyNotify) g_ptr_array_unref);
-  GHashTableIter iter;
-  gpointer value;
+  g_autoptr (GPtrArray) groups = pp_ctl_inventory_groups (inventory);
 
-  for (guint i = 0; i < inventory->devices->len; i++)
+  for (guint g = 0; g < groups->len; g++)
     {
-      PpCtlDevice *device = g_ptr_array_index (inventory->devices, i);
-      GPtrArray *members;
+      PpCtlGroup *group = g_ptr_array_index (groups, g);
+      GPtrArray *members = group->devices;
 
-      if (device->iommu_group < 0)
+      if (group->number < 0)
         continue;
-      members
-          = g_hash_table_lookup (groups, GINT_TO_POINTER (device->iommu_group));
-      if (members == NULL)
-        {
-          members = g_ptr_array_new ();
-          g_hash_table_insert (groups, GINT_TO_POINTER (device->iommu_group),
-                               members);
-        }
-      g_ptr_array_add (members, device);
-    }
-
-  g_hash_table_iter_init (&iter, groups);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      GPtrArray *members = value;
-
       for (guint i = 0; i < members->len; i++)
         {
           PpCtlDevice *device = g_ptr_array_index (members, i);
