@@ -250,8 +250,6 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
    * walk is done, rather than by re-reading each group's directory. */
   pp_iommu_groups_refresh_all (self->groups);
   pp_registry_update_host_state (self);
-  if (self->hwdb != NULL)
-    pp_hwdb_release (self->hwdb);
 
   for (guint i = 0; i < added->len; i++)
     g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
@@ -414,6 +412,11 @@ finish_batch (PpRegistry *self)
     }
   refresh_in_use_all (in_use);
 
+  /* The batch's new devices are named: the database need not stay mapped
+   * until IDs not seen yet come. */
+  if (self->hwdb != NULL)
+    pp_hwdb_release (self->hwdb);
+
   /* Complete before they are announced: properties, group, host state. */
   for (guint i = 0; i < added->len; i++)
     g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
@@ -469,8 +472,6 @@ handle_pci_add (PpRegistry *self, const char *syspath)
 
   /* Announced when the batch ends, complete. */
   device = add_device (self, info);
-  if (self->hwdb != NULL)
-    pp_hwdb_release (self->hwdb);
   g_ptr_array_add (self->batch_added, g_object_ref (device));
   queue_group (self, pp_device_get_iommu_group (device));
   /* A new VF changes its PF's VirtualFunctions. */
