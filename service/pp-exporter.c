@@ -381,11 +381,8 @@ on_handle_validate_host (PpDbusManager *iface,
     }
   if (candidates)
     {
-      g_autoptr (GPtrArray) all = pp_registry_get_devices (self->registry);
-
-      for (guint i = 0; i < all->len; i++)
-        g_ptr_array_add (devices, g_ptr_array_index (all, i));
-      /* The registry holds them for the length of the call. */
+      g_ptr_array_unref (devices);
+      devices = pp_registry_get_devices (self->registry);
     }
 
   checks = pp_hostcheck_run (&self->paths);
