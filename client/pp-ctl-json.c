@@ -255,6 +255,31 @@ pp_ctl_json_to_data (JsonNode *root)
   return g_strconcat (text, "\n", NULL);
 }
 
+/* Prints @element as pp_ctl_json_to_data() would print it inside an
+ * array, followed by "," unless it is the @last. */
+static void
+print_element (JsonNode *element, gboolean last, FILE *out)
+{
+  g_autofree char *text = pp_ctl_json_to_data (element);
+  char *line = g_strchomp (text);
+
+  /* Each line indented by one level, as the generator would inside the
+   * array. */
+  while (line != NULL)
+    {
+      char *next = strchr (line, '\n');
+
+      if (next != NULL)
+        *next++ = '\0';
+      fputs ("  ", out);
+      fputs (line, out);
+      if (next != NULL)
+        fputc ('\n', out);
+      line = next;
+    }
+  fputs (last ? "\n" : ",\n", out);
+}
+
 void
 pp_ctl_json_print_devices (PpCtlInventory *inventory,
                            GPtrArray *devices,
@@ -278,30 +303,7 @@ pp_ctl_json_print_devices (PpCtlInventory *inventory,
       g_autoptr (JsonNode) root
           = pp_ctl_json_device (inventory, g_ptr_array_index (devices, i));
 
-      pp_ctl_json_print_element (root, i + 1 == devices->len, out);
+      print_element (root, i + 1 == devices->len, out);
     }
   fputs ("]\n", out);
-}
-
-void
-pp_ctl_json_print_element (JsonNode *element, gboolean last, FILE *out)
-{
-  g_autofree char *text = pp_ctl_json_to_data (element);
-  char *line = g_strchomp (text);
-
-  /* Each line indented by one level, as the generator would inside the
-   * array. */
-  while (line != NULL)
-    {
-      char *next = strchr (line, '\n');
-
-      if (next != NULL)
-        *next++ = '\0';
-      fputs ("  ", out);
-      fputs (line, out);
-      if (next != NULL)
-        fputc ('\n', out);
-      line = next;
-    }
-  fputs (last ? "\n" : ",\n", out);
 }

@@ -20,11 +20,6 @@ void pp_ctl_json_print_devices (PpCtlInventory *inventory,
                                 GPtrArray *devices,
                                 FILE *out);
 
-/* Prints @element as pp_ctl_json_to_data() would print it inside an
- * array, followed by "," unless it is the @last: a long array can be
- * written an element at a time. */
-void pp_ctl_json_print_element (JsonNode *element, gboolean last, FILE *out);
-
 /* Appends @value to @out as a JSON string, quoted and escaped as
  * json-glib writes it (control characters as \uXXXX, or \b \f \n \r \t),
  * so that text written piecemeal matches the rest. */
