@@ -6,9 +6,9 @@
 #include "pp-error.h"
 #include "pp-iommu.h"
 #include "pp-validate.h"
+#include "pp-yaml.h"
 
 #include <string.h>
-#include <yaml.h>
 
 /* Device types of the AI-HOW format: the Type property's, less "usb" and
  * "bridge", which the format calls "other". */
@@ -20,482 +20,15 @@ static const char *const device_keys[] = {
   "pci_address", "device_type", "vendor_id", "device_id", "iommu_group", NULL,
 };
 
-/* ---- the YAML tree ---- */
-
-typedef enum
-{
-  NODE_SCALAR,
-  NODE_SEQUENCE,
-  NODE_MAPPING,
-} NodeKind;
-
-typedef struct _Node Node;
-struct _Node
-{
-  NodeKind kind;
-  guint line;   /* 1-based */
-  guint column; /* 1-based, in characters */
-  char *value;  /* scalars */
-  /* A plain scalar without a tag: YAML gives it a type (null, bool,
-   * int) by its spelling; quoted ones are always strings. */
-  gboolean plain;
-  GPtrArray *items; /* sequences: the items; mappings: key, value, ... */
-};
-
-static void
-node_free (Node *node)
-{
-  g_free (node->value);
-  if (node->items != NULL)
-    g_ptr_array_unref (node->items);
-  g_free (node);
-}
-
-/* A parsed document.  Aliases share the anchored node instead of copying
- * it, so "billion laughs" input stays as small as its text. */
-typedef struct
-{
-  GPtrArray *pool; /* owns every Node */
-  Node *root;
-  GHashTable *anchors; /* name -> Node (borrowed) */
-  guint n_nodes;       /* nodes and aliases seen, against the limit */
-  const char *text;
-  gsize length;
-} Doc;
-
-static void
-doc_clear (Doc *doc)
-{
-  g_clear_pointer (&doc->pool, g_ptr_array_unref);
-  g_clear_pointer (&doc->anchors, g_hash_table_unref);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Doc, doc_clear)
-
-/* A collection being built. */
-typedef struct
-{
-  Node *node;
-  char *anchor;
-  GHashTable *keys; /* mappings: key text -> key Node, for duplicates */
-} Frame;
-
-static void
-frame_clear (gpointer data)
-{
-  Frame *frame = data;
-
-  g_free (frame->anchor);
-  if (frame->keys != NULL)
-    g_hash_table_unref (frame->keys);
-}
-
-static gboolean
-config_error (GError **error, guint line, guint column, const char *format, ...)
-    G_GNUC_PRINTF (4, 5);
-
-/* Sets a Config error "LINE:COLUMN: message".  Messages quote the input,
- * and only valid UTF-8 may travel in a D-Bus error. */
-static gboolean
-config_error (GError **error, guint line, guint column, const char *format, ...)
-{
-  g_autofree char *message = NULL;
-  g_autofree char *valid = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  valid = g_utf8_make_valid (message, -1);
-  g_set_error (error, PP_ERROR, PP_ERROR_CONFIG, "%u:%u: %s", line, column,
-               valid);
-  return FALSE;
-}
-
-/* Line and column (1-based, the column in characters) of byte @offset. */
-static void
-offset_position (const Doc *doc, gsize offset, guint *line, guint *column)
-{
-  *line = 1;
-  *column = 1;
-  for (gsize i = 0; i < offset && i < doc->length; i++)
-    {
-      guchar c = (guchar) doc->text[i];
-
-      if (c == '\n')
-        {
-          (*line)++;
-          *column = 1;
-        }
-      else if ((c & 0xc0) != 0x80)
-        {
-          (*column)++;
-        }
-    }
-}
-
-/* A short, printable rendering of a scalar for messages. */
-static char *
-quote (const char *value)
-{
-  g_autofree char *valid = g_utf8_make_valid (value, -1);
-  g_autofree char *cut = NULL;
-
-  if (g_utf8_strlen (valid, -1) > 40)
-    {
-      g_autofree char *head = g_utf8_substring (valid, 0, 40);
-      cut = g_strconcat (head, "...", NULL);
-    }
-  else
-    {
-      cut = g_strdup (valid);
-    }
-  for (char *p = cut; *p != '\0'; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      *p = '?';
-  return g_strdup_printf ("\"%s\"", cut);
-}
-
-static gboolean
-parser_error (const Doc *doc, yaml_parser_t *parser, GError **error)
-{
-  guint line;
-  guint column;
-
-  switch (parser->error)
-    {
-      case YAML_MEMORY_ERROR:
-        return config_error (error, 1, 1, "out of memory parsing the config");
-      case YAML_READER_ERROR:
-        /* The reader reports a byte offset, not a mark. */
-        offset_position (doc, parser->problem_offset, &line, &column);
-        if (parser->problem_value >= 0)
-          return config_error (error, line, column, "%s (byte 0x%02x)",
-                               parser->problem, parser->problem_value);
-        return config_error (error, line, column, "%s", parser->problem);
-      case YAML_NO_ERROR:
-      case YAML_SCANNER_ERROR:
-      case YAML_PARSER_ERROR:
-      case YAML_COMPOSER_ERROR:
-      case YAML_WRITER_ERROR:
-      case YAML_EMITTER_ERROR:
-      default:
-        break;
-    }
-
-  line = (guint) parser->problem_mark.line + 1;
-  column = (guint) parser->problem_mark.column + 1;
-  if (parser->context != NULL)
-    return config_error (error, line, column, "%s (%s that starts at %u:%u)",
-                         parser->problem ? parser->problem : "syntax error",
-                         parser->context, (guint) parser->context_mark.line + 1,
-                         (guint) parser->context_mark.column + 1);
-  return config_error (error, line, column, "%s",
-                       parser->problem ? parser->problem : "syntax error");
-}
-
-static Node *
-doc_new_node (Doc *doc, NodeKind kind, const yaml_mark_t *mark)
-{
-  Node *node = g_new0 (Node, 1);
-
-  node->kind = kind;
-  node->line = (guint) mark->line + 1;
-  node->column = (guint) mark->column + 1;
-  if (kind != NODE_SCALAR)
-    node->items = g_ptr_array_new ();
-  g_ptr_array_add (doc->pool, node);
-  return node;
-}
-
-/* Counts one more node against the limit. */
-static gboolean
-doc_count (Doc *doc, const yaml_mark_t *mark, GError **error)
-{
-  if (++doc->n_nodes > PP_CONFIG_MAX_YAML_NODES)
-    return config_error (error, (guint) mark->line + 1,
-                         (guint) mark->column + 1,
-                         "more than %u YAML nodes: not a cluster config",
-                         PP_CONFIG_MAX_YAML_NODES);
-  return TRUE;
-}
-
-/* Adds @node to the collection being built, or makes it the root. */
-static gboolean
-doc_attach (Doc *doc, GArray *stack, Node *node, GError **error)
-{
-  Frame *frame;
-  Node *parent;
-
-  if (stack->len == 0)
-    {
-      doc->root = node;
-      return TRUE;
-    }
-
-  frame = &g_array_index (stack, Frame, stack->len - 1);
-  parent = frame->node;
-  if (parent->kind == NODE_MAPPING && parent->items->len % 2 == 0)
-    {
-      Node *first;
-
-      if (node->kind != NODE_SCALAR)
-        return config_error (error, node->line, node->column,
-                             "mapping keys must be scalars");
-      first = g_hash_table_lookup (frame->keys, node->value);
-      if (first != NULL)
-        {
-          g_autofree char *key = quote (node->value);
-          return config_error (error, node->line, node->column,
-                               "key %s appears twice in this mapping (first "
-                               "at %u:%u)",
-                               key, first->line, first->column);
-        }
-      g_hash_table_insert (frame->keys, node->value, node);
-    }
-  g_ptr_array_add (parent->items, node);
-  return TRUE;
-}
-
-static gboolean
-doc_handle_event (Doc *doc,
-                  GArray *stack,
-                  yaml_event_t *event,
-                  guint *documents,
-                  GError **error)
-{
-  const yaml_mark_t *mark = &event->start_mark;
-  Node *node;
-
-  switch (event->type)
-    {
-      case YAML_DOCUMENT_START_EVENT:
-        if (++*documents > 1)
-          return config_error (error, (guint) mark->line + 1,
-                               (guint) mark->column + 1,
-                               "a second YAML document starts here; a "
-                               "cluster config is one document");
-        return TRUE;
-
-      case YAML_ALIAS_EVENT:
-        if (!doc_count (doc, mark, error))
-          return FALSE;
-        /* Collections are registered when complete, so an alias inside
-         * its own anchor finds nothing: no cycles in the tree. */
-        node = g_hash_table_lookup (doc->anchors,
-                                    (const char *) event->data.alias.anchor);
-        if (node == NULL)
-          {
-            g_autofree char *name
-                = quote ((const char *) event->data.alias.anchor);
-            return config_error (error, (guint) mark->line + 1,
-                                 (guint) mark->column + 1,
-                                 "alias *%s does not name a complete anchor "
-                                 "above it",
-                                 name);
-          }
-        return doc_attach (doc, stack, node, error);
-
-      case YAML_SCALAR_EVENT:
-        if (!doc_count (doc, mark, error))
-          return FALSE;
-        /* "\0" in a double-quoted scalar: the C string would end early
-         * and say something the file does not. */
-        if (memchr (event->data.scalar.value, '\0', event->data.scalar.length)
-            != NULL)
-          return config_error (error, (guint) mark->line + 1,
-                               (guint) mark->column + 1,
-                               "a NUL character in a scalar");
-        node = doc_new_node (doc, NODE_SCALAR, mark);
-        node->value = g_strndup ((const char *) event->data.scalar.value,
-                                 event->data.scalar.length);
-        node->plain = event->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
-                      && event->data.scalar.plain_implicit;
-        if (event->data.scalar.anchor != NULL)
-          g_hash_table_replace (
-              doc->anchors, g_strdup ((const char *) event->data.scalar.anchor),
-              node);
-        return doc_attach (doc, stack, node, error);
-
-      case YAML_SEQUENCE_START_EVENT:
-      case YAML_MAPPING_START_EVENT:
-        {
-          gboolean mapping = event->type == YAML_MAPPING_START_EVENT;
-          const yaml_char_t *anchor = mapping
-                                          ? event->data.mapping_start.anchor
-                                          : event->data.sequence_start.anchor;
-          Frame frame = { NULL, NULL, NULL };
-
-          if (!doc_count (doc, mark, error))
-            return FALSE;
-          if (stack->len >= PP_CONFIG_MAX_DEPTH)
-            return config_error (
-                error, (guint) mark->line + 1, (guint) mark->column + 1,
-                "nested more than %u levels deep", PP_CONFIG_MAX_DEPTH);
-          node = doc_new_node (doc, mapping ? NODE_MAPPING : NODE_SEQUENCE,
-                               mark);
-          if (!doc_attach (doc, stack, node, error))
-            return FALSE;
-          frame.node = node;
-          frame.anchor = g_strdup ((const char *) anchor);
-          if (mapping)
-            frame.keys = g_hash_table_new (g_str_hash, g_str_equal);
-          g_array_append_val (stack, frame);
-          return TRUE;
-        }
-
-      case YAML_SEQUENCE_END_EVENT:
-      case YAML_MAPPING_END_EVENT:
-        {
-          Frame *frame;
-
-          if (stack->len == 0)
-            return TRUE;
-          frame = &g_array_index (stack, Frame, stack->len - 1);
-          if (frame->anchor != NULL)
-            g_hash_table_replace (
-                doc->anchors, g_steal_pointer (&frame->anchor), frame->node);
-          g_array_set_size (stack, stack->len - 1);
-          return TRUE;
-        }
-
-      case YAML_NO_EVENT:
-      case YAML_STREAM_START_EVENT:
-      case YAML_STREAM_END_EVENT:
-      case YAML_DOCUMENT_END_EVENT:
-      default:
-        return TRUE;
-    }
-}
-
-static gboolean
-doc_parse (Doc *doc, GError **error)
-{
-  g_autoptr (GArray) stack = g_array_new (FALSE, TRUE, sizeof (Frame));
-  yaml_parser_t parser;
-  guint documents = 0;
-  gboolean ok = TRUE;
-  gboolean done = FALSE;
-
-  g_array_set_clear_func (stack, frame_clear);
-  if (!yaml_parser_initialize (&parser))
-    return config_error (error, 1, 1, "cannot initialize the YAML parser");
-  yaml_parser_set_input_string (&parser, (const unsigned char *) doc->text,
-                                doc->length);
-  /* D-Bus strings are UTF-8: no guessing from a byte order mark. */
-  yaml_parser_set_encoding (&parser, YAML_UTF8_ENCODING);
-
-  while (ok && !done)
-    {
-      yaml_event_t event;
-
-      if (!yaml_parser_parse (&parser, &event))
-        {
-          ok = parser_error (doc, &parser, error);
-          break;
-        }
-      done = event.type == YAML_STREAM_END_EVENT;
-      ok = doc_handle_event (doc, stack, &event, &documents, error);
-      yaml_event_delete (&event);
-    }
-
-  yaml_parser_delete (&parser);
-  return ok;
-}
-
-/* ---- reading the tree ---- */
-
-/* The value of @key in @map, and the key node for positions. */
-static Node *
-map_get (Node *map, const char *key, Node **key_node)
-{
-  if (key_node != NULL)
-    *key_node = NULL;
-  if (map == NULL || map->kind != NODE_MAPPING)
-    return NULL;
-  for (guint i = 0; i + 1 < map->items->len; i += 2)
-    {
-      Node *k = g_ptr_array_index (map->items, i);
-
-      if (g_str_equal (k->value, key))
-        {
-          if (key_node != NULL)
-            *key_node = k;
-          return g_ptr_array_index (map->items, i + 1);
-        }
-    }
-  return NULL;
-}
-
-static gboolean
-is_null (const Node *node)
-{
-  static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
-
-  return node == NULL
-         || (node->kind == NODE_SCALAR && node->plain
-             && g_strv_contains (nulls, node->value));
-}
-
-/* YAML booleans, the 1.1 spellings included: ai-how reads the file with
- * PyYAML, which takes "yes" and "on" for true. */
-static gboolean
-scalar_bool (const Node *node, gboolean *out)
-{
-  static const char *const yes[]
-      = { "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", NULL };
-  static const char *const no[] = { "false", "False", "FALSE", "no",  "No",
-                                    "NO",    "off",   "Off",   "OFF", NULL };
-
-  if (node->kind != NODE_SCALAR || !node->plain)
-    return FALSE;
-  if (g_strv_contains (yes, node->value))
-    *out = TRUE;
-  else if (g_strv_contains (no, node->value))
-    *out = FALSE;
-  else
-    return FALSE;
-  return TRUE;
-}
-
-/* A plain decimal integer (YAML core schema, without sign for groups). */
-static gboolean
-scalar_uint (const Node *node, guint64 *out)
-{
-  if (node->kind != NODE_SCALAR || !node->plain || node->value[0] == '\0')
-    return FALSE;
-  for (const char *p = node->value; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p))
-      return FALSE;
-  return g_ascii_string_to_unsigned (node->value, 10, 0, G_MAXINT, out, NULL);
-}
-
-static const char *
-kind_name (const Node *node)
-{
-  if (node == NULL)
-    return "nothing";
-  switch (node->kind)
-    {
-      case NODE_SEQUENCE:
-        return "a sequence";
-      case NODE_MAPPING:
-        return "a mapping";
-      case NODE_SCALAR:
-      default:
-        return is_null (node) ? "null" : "a scalar";
-    }
-}
-
 /* ---- the config ---- */
 
 typedef struct
 {
   char *name;
-  Node *node;
-  Node *passthrough; /* NULL when absent */
-  Node *passthrough_key;
-  Node *devices; /* a sequence, or NULL */
+  PpYamlNode *node;
+  PpYamlNode *passthrough; /* NULL when absent */
+  PpYamlNode *passthrough_key;
+  PpYamlNode *devices; /* a sequence, or NULL */
   gboolean enabled;
   gboolean enabled_given;
   GHashTable *addresses; /* canonical address -> Entry (its first) */
@@ -504,17 +37,17 @@ typedef struct
 typedef struct
 {
   ComputeNode *owner;
-  Node *node; /* the entry */
+  PpYamlNode *node; /* the entry */
   char *subject;
   char *address; /* canonical, or NULL */
-  Node *address_node;
+  PpYamlNode *address_node;
   char *device_type; /* valid, or NULL */
   gboolean has_vendor;
   gboolean has_device;
   guint vendor_id;
   guint device_id;
-  const Node *vendor_node;
-  const Node *device_node;
+  const PpYamlNode *vendor_node;
+  const PpYamlNode *device_node;
   gboolean has_group;
   int iommu_group;
   GPtrArray *problems; /* PpCheck: "schema" fails and warns */
@@ -559,7 +92,7 @@ config_clear (Config *config)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Config, config_clear)
 
 static void problem (Entry *e,
-                     const Node *at,
+                     const PpYamlNode *at,
                      PpSeverity severity,
                      char *remedy,
                      const char *format,
@@ -568,7 +101,7 @@ static void problem (Entry *e,
 /* Records a "schema" result for @e at @at's position; takes @remedy. */
 static void
 problem (Entry *e,
-         const Node *at,
+         const PpYamlNode *at,
          PpSeverity severity,
          char *remedy,
          const char *format,
@@ -615,25 +148,28 @@ parse_hex_id (const char *text, guint *out)
 }
 
 static void
-read_id (
-    Entry *e, const char *key, gboolean *has, guint *id, const Node **where)
+read_id (Entry *e,
+         const char *key,
+         gboolean *has,
+         guint *id,
+         const PpYamlNode **where)
 {
-  Node *key_node;
-  Node *value = map_get (e->node, key, &key_node);
+  PpYamlNode *key_node;
+  PpYamlNode *value = pp_yaml_map_get (e->node, key, &key_node);
   g_autofree char *shown = NULL;
 
-  if (is_null (value))
+  if (pp_yaml_is_null (value))
     return;
-  if (value->kind != NODE_SCALAR)
+  if (value->kind != PP_YAML_SCALAR)
     {
       problem (e, value, PP_SEVERITY_FAIL,
                g_strdup_printf ("write %s as a hex string, e.g. %s: \"10de\"",
                                 key, key),
                "%s must be a hex string such as \"10de\", not %s", key,
-               kind_name (value));
+               pp_yaml_kind_name (value));
       return;
     }
-  shown = quote (value->value);
+  shown = pp_yaml_quote (value->value);
   if (!parse_hex_id (value->value, id))
     {
       problem (e, value, PP_SEVERITY_FAIL,
@@ -661,11 +197,11 @@ read_id (
 static void
 read_entry (Entry *e)
 {
-  Node *value;
-  Node *key_node;
+  PpYamlNode *value;
+  PpYamlNode *key_node;
   guint64 group;
 
-  if (e->node->kind != NODE_MAPPING)
+  if (e->node->kind != PP_YAML_MAPPING)
     {
       problem (e, e->node, PP_SEVERITY_FAIL,
                g_strdup ("write each device as a mapping: - pci_address: "
@@ -673,7 +209,7 @@ read_entry (Entry *e)
                          "next line"),
                "a device must be a mapping with pci_address and "
                "device_type, not %s",
-               kind_name (e->node));
+               pp_yaml_kind_name (e->node));
       return;
     }
 
@@ -681,12 +217,12 @@ read_entry (Entry *e)
    * address is missing. */
   for (guint i = 0; i + 1 < e->node->items->len; i += 2)
     {
-      Node *k = g_ptr_array_index (e->node->items, i);
+      PpYamlNode *k = g_ptr_array_index (e->node->items, i);
       g_autofree char *shown = NULL;
 
       if (g_strv_contains (device_keys, k->value))
         continue;
-      shown = quote (k->value);
+      shown = pp_yaml_quote (k->value);
       problem (e, k, PP_SEVERITY_WARN,
                g_strdup_printf ("remove it, or fix its spelling (a device "
                                 "takes %s, %s, %s, %s and %s)",
@@ -698,21 +234,21 @@ read_entry (Entry *e)
                    : "");
     }
 
-  value = map_get (e->node, "pci_address", &key_node);
-  if (is_null (value))
+  value = pp_yaml_map_get (e->node, "pci_address", &key_node);
+  if (pp_yaml_is_null (value))
     problem (e, key_node != NULL ? key_node : e->node, PP_SEVERITY_FAIL,
              g_strdup ("add pci_address: \"DDDD:BB:SS.F\" to the device "
                        "(lspci -D or pcipassctl list shows this host's "
                        "addresses)"),
              "the device has no pci_address");
-  else if (value->kind != NODE_SCALAR)
+  else if (value->kind != PP_YAML_SCALAR)
     problem (e, value, PP_SEVERITY_FAIL,
              g_strdup ("write pci_address as a string, e.g. pci_address: "
                        "\"0000:01:00.0\""),
-             "pci_address must be a string, not %s", kind_name (value));
+             "pci_address must be a string, not %s", pp_yaml_kind_name (value));
   else
     {
-      g_autofree char *shown = quote (value->value);
+      g_autofree char *shown = pp_yaml_quote (value->value);
 
       e->address_node = value;
       e->address = pp_address_normalize (value->value, FALSE, NULL);
@@ -730,18 +266,18 @@ read_entry (Entry *e)
             shown);
     }
 
-  value = map_get (e->node, "device_type", &key_node);
-  if (is_null (value))
+  value = pp_yaml_map_get (e->node, "device_type", &key_node);
+  if (pp_yaml_is_null (value))
     problem (e, key_node != NULL ? key_node : e->node, PP_SEVERITY_FAIL,
              g_strdup ("add device_type: gpu, network, storage, audio or "
                        "other"),
              "the device has no device_type");
-  else if (value->kind != NODE_SCALAR
+  else if (value->kind != PP_YAML_SCALAR
            || !g_strv_contains (config_types, value->value))
     {
-      g_autofree char *shown = value->kind == NODE_SCALAR
-                                   ? quote (value->value)
-                                   : g_strdup (kind_name (value));
+      g_autofree char *shown = value->kind == PP_YAML_SCALAR
+                                   ? pp_yaml_quote (value->value)
+                                   : g_strdup (pp_yaml_kind_name (value));
       problem (e, value, PP_SEVERITY_FAIL,
                g_strdup ("set device_type to one of gpu, network, storage, "
                          "audio, other"),
@@ -755,19 +291,19 @@ read_entry (Entry *e)
   read_id (e, "vendor_id", &e->has_vendor, &e->vendor_id, &e->vendor_node);
   read_id (e, "device_id", &e->has_device, &e->device_id, &e->device_node);
 
-  value = map_get (e->node, "iommu_group", &key_node);
-  if (!is_null (value))
+  value = pp_yaml_map_get (e->node, "iommu_group", &key_node);
+  if (!pp_yaml_is_null (value))
     {
-      if (scalar_uint (value, &group))
+      if (pp_yaml_uint (value, &group))
         {
           e->has_group = TRUE;
           e->iommu_group = (int) group;
         }
       else
         {
-          g_autofree char *shown = value->kind == NODE_SCALAR
-                                       ? quote (value->value)
-                                       : g_strdup (kind_name (value));
+          g_autofree char *shown = value->kind == PP_YAML_SCALAR
+                                       ? pp_yaml_quote (value->value)
+                                       : g_strdup (pp_yaml_kind_name (value));
           problem (e, value, PP_SEVERITY_FAIL,
                    g_strdup ("write iommu_group as a plain number, e.g. "
                              "iommu_group: 2 (pcipassctl groups lists them), "
@@ -779,44 +315,47 @@ read_entry (Entry *e)
 
 /* Reads one compute node; everything wrong here is a Config error. */
 static gboolean
-read_compute_node (
-    Config *config, Node *node, guint index, guint *n_devices, GError **error)
+read_compute_node (Config *config,
+                   PpYamlNode *node,
+                   guint index,
+                   guint *n_devices,
+                   GError **error)
 {
   g_autoptr (ComputeNode) cn = NULL;
-  Node *key;
-  Node *name = map_get (node, "name", &key);
-  Node *value;
+  PpYamlNode *key;
+  PpYamlNode *name = pp_yaml_map_get (node, "name", &key);
+  PpYamlNode *value;
 
-  if (node->kind != NODE_MAPPING)
-    return config_error (error, node->line, node->column,
-                         "compute_nodes[%u] must be a mapping with a name and "
-                         "pcie_passthrough, not %s",
-                         index, kind_name (node));
-  if (name == NULL || name->kind != NODE_SCALAR || is_null (name)
+  if (node->kind != PP_YAML_MAPPING)
+    return pp_yaml_error (error, node->line, node->column,
+                          "compute_nodes[%u] must be a mapping with a name and "
+                          "pcie_passthrough, not %s",
+                          index, pp_yaml_kind_name (node));
+  if (name == NULL || name->kind != PP_YAML_SCALAR || pp_yaml_is_null (name)
       || *name->value == '\0')
-    return config_error (error, name != NULL ? name->line : node->line,
-                         name != NULL ? name->column : node->column,
-                         "compute_nodes[%u] needs a name (a non-empty string)",
-                         index);
+    return pp_yaml_error (error, name != NULL ? name->line : node->line,
+                          name != NULL ? name->column : node->column,
+                          "compute_nodes[%u] needs a name (a non-empty string)",
+                          index);
   if (strchr (name->value, '/') != NULL)
     {
-      g_autofree char *shown = quote (name->value);
-      return config_error (error, name->line, name->column,
-                           "node name %s contains \"/\", which results use "
-                           "to separate node and device",
-                           shown);
+      g_autofree char *shown = pp_yaml_quote (name->value);
+      return pp_yaml_error (error, name->line, name->column,
+                            "node name %s contains \"/\", which results use "
+                            "to separate node and device",
+                            shown);
     }
   for (guint i = 0; i < config->nodes->len; i++)
     {
       ComputeNode *other = g_ptr_array_index (config->nodes, i);
-      Node *other_name = map_get (other->node, "name", NULL);
+      PpYamlNode *other_name = pp_yaml_map_get (other->node, "name", NULL);
 
       if (g_str_equal (other->name, name->value))
         {
-          g_autofree char *shown = quote (name->value);
-          return config_error (error, name->line, name->column,
-                               "node name %s is used twice (first at %u:%u)",
-                               shown, other_name->line, other_name->column);
+          g_autofree char *shown = pp_yaml_quote (name->value);
+          return pp_yaml_error (error, name->line, name->column,
+                                "node name %s is used twice (first at %u:%u)",
+                                shown, other_name->line, other_name->column);
         }
     }
 
@@ -825,54 +364,57 @@ read_compute_node (
   cn->node = node;
   cn->addresses = g_hash_table_new (g_str_hash, g_str_equal);
 
-  cn->passthrough = map_get (node, "pcie_passthrough", &cn->passthrough_key);
-  if (is_null (cn->passthrough))
+  cn->passthrough
+      = pp_yaml_map_get (node, "pcie_passthrough", &cn->passthrough_key);
+  if (pp_yaml_is_null (cn->passthrough))
     cn->passthrough = NULL;
-  else if (cn->passthrough->kind != NODE_MAPPING)
-    return config_error (error, cn->passthrough->line, cn->passthrough->column,
-                         "pcie_passthrough must be a mapping with enabled and "
-                         "devices, not %s",
-                         kind_name (cn->passthrough));
+  else if (cn->passthrough->kind != PP_YAML_MAPPING)
+    return pp_yaml_error (error, cn->passthrough->line, cn->passthrough->column,
+                          "pcie_passthrough must be a mapping with enabled and "
+                          "devices, not %s",
+                          pp_yaml_kind_name (cn->passthrough));
 
   if (cn->passthrough != NULL)
     {
-      if (map_get (cn->passthrough, "<<", &key) != NULL)
-        return config_error (error, key->line, key->column,
-                             "merge keys (<<) are not supported in "
-                             "pcie_passthrough: write enabled and devices out");
-      value = map_get (cn->passthrough, "enabled", &key);
-      if (!is_null (value))
+      if (pp_yaml_map_get (cn->passthrough, "<<", &key) != NULL)
+        return pp_yaml_error (
+            error, key->line, key->column,
+            "merge keys (<<) are not supported in "
+            "pcie_passthrough: write enabled and devices out");
+      value = pp_yaml_map_get (cn->passthrough, "enabled", &key);
+      if (!pp_yaml_is_null (value))
         {
-          if (!scalar_bool (value, &cn->enabled))
+          if (!pp_yaml_bool (value, &cn->enabled))
             {
-              g_autofree char *shown = value->kind == NODE_SCALAR
-                                           ? quote (value->value)
-                                           : g_strdup (kind_name (value));
-              return config_error (error, value->line, value->column,
-                                   "enabled must be true or false, not %s",
-                                   shown);
+              g_autofree char *shown
+                  = value->kind == PP_YAML_SCALAR
+                        ? pp_yaml_quote (value->value)
+                        : g_strdup (pp_yaml_kind_name (value));
+              return pp_yaml_error (error, value->line, value->column,
+                                    "enabled must be true or false, not %s",
+                                    shown);
             }
           cn->enabled_given = TRUE;
         }
 
-      cn->devices = map_get (cn->passthrough, "devices", &key);
-      if (is_null (cn->devices))
+      cn->devices = pp_yaml_map_get (cn->passthrough, "devices", &key);
+      if (pp_yaml_is_null (cn->devices))
         cn->devices = NULL;
-      else if (cn->devices->kind != NODE_SEQUENCE)
-        return config_error (error, cn->devices->line, cn->devices->column,
-                             "devices must be a sequence of devices, not %s",
-                             kind_name (cn->devices));
+      else if (cn->devices->kind != PP_YAML_SEQUENCE)
+        return pp_yaml_error (error, cn->devices->line, cn->devices->column,
+                              "devices must be a sequence of devices, not %s",
+                              pp_yaml_kind_name (cn->devices));
     }
 
   for (guint i = 0; cn->devices != NULL && i < cn->devices->items->len; i++)
     {
-      Node *item = g_ptr_array_index (cn->devices->items, i);
+      PpYamlNode *item = g_ptr_array_index (cn->devices->items, i);
       Entry *e;
 
       if (++*n_devices > PP_CONFIG_MAX_DEVICES)
-        return config_error (error, item->line, item->column,
-                             "more than %u devices in the config",
-                             PP_CONFIG_MAX_DEVICES);
+        return pp_yaml_error (error, item->line, item->column,
+                              "more than %u devices in the config",
+                              PP_CONFIG_MAX_DEVICES);
       /* Entries of a node that does not pass anything through are not
        * read: ai-how ignores them too. */
       if (!cn->enabled)
@@ -901,20 +443,23 @@ read_compute_node (
 }
 
 static gboolean
-read_node_list (Config *config, Node *list, guint *n_devices, GError **error)
+read_node_list (Config *config,
+                PpYamlNode *list,
+                guint *n_devices,
+                GError **error)
 {
-  if (list->kind != NODE_SEQUENCE)
-    return config_error (error, list->line, list->column,
-                         "compute_nodes must be a sequence of nodes, not %s",
-                         kind_name (list));
+  if (list->kind != PP_YAML_SEQUENCE)
+    return pp_yaml_error (error, list->line, list->column,
+                          "compute_nodes must be a sequence of nodes, not %s",
+                          pp_yaml_kind_name (list));
   for (guint i = 0; i < list->items->len; i++)
     {
-      Node *item = g_ptr_array_index (list->items, i);
+      PpYamlNode *item = g_ptr_array_index (list->items, i);
 
       if (config->nodes->len >= PP_CONFIG_MAX_COMPUTE_NODES)
-        return config_error (error, item->line, item->column,
-                             "more than %u compute nodes",
-                             PP_CONFIG_MAX_COMPUTE_NODES);
+        return pp_yaml_error (error, item->line, item->column,
+                              "more than %u compute nodes",
+                              PP_CONFIG_MAX_COMPUTE_NODES);
       if (!read_compute_node (config, item, i, n_devices, error))
         return FALSE;
     }
@@ -924,39 +469,38 @@ read_node_list (Config *config, Node *list, guint *n_devices, GError **error)
 /* compute_nodes at the top, as DESIGN.md and the seed show it, and under
  * clusters.NAME, as ai-how's own cluster files have it. */
 static gboolean
-read_config (Config *config, const Doc *doc, GError **error)
+read_config (Config *config, PpYamlNode *root, GError **error)
 {
-  Node *root = doc->root;
-  Node *clusters;
-  Node *list;
+  PpYamlNode *clusters;
+  PpYamlNode *list;
   guint n_devices = 0;
   gboolean found = FALSE;
 
-  if (root == NULL || is_null (root))
-    return config_error (error, 1, 1,
-                         "the config is empty: expected compute_nodes");
-  if (root->kind != NODE_MAPPING)
-    return config_error (error, root->line, root->column,
-                         "the config must be a mapping with compute_nodes, "
-                         "not %s",
-                         kind_name (root));
+  if (root == NULL || pp_yaml_is_null (root))
+    return pp_yaml_error (error, 1, 1,
+                          "the config is empty: expected compute_nodes");
+  if (root->kind != PP_YAML_MAPPING)
+    return pp_yaml_error (error, root->line, root->column,
+                          "the config must be a mapping with compute_nodes, "
+                          "not %s",
+                          pp_yaml_kind_name (root));
 
-  list = map_get (root, "compute_nodes", NULL);
-  if (!is_null (list))
+  list = pp_yaml_map_get (root, "compute_nodes", NULL);
+  if (!pp_yaml_is_null (list))
     {
       found = TRUE;
       if (!read_node_list (config, list, &n_devices, error))
         return FALSE;
     }
 
-  clusters = map_get (root, "clusters", NULL);
-  if (clusters != NULL && clusters->kind == NODE_MAPPING)
+  clusters = pp_yaml_map_get (root, "clusters", NULL);
+  if (clusters != NULL && clusters->kind == PP_YAML_MAPPING)
     for (guint i = 0; i + 1 < clusters->items->len; i += 2)
       {
-        Node *cluster = g_ptr_array_index (clusters->items, i + 1);
+        PpYamlNode *cluster = g_ptr_array_index (clusters->items, i + 1);
 
-        list = map_get (cluster, "compute_nodes", NULL);
-        if (is_null (list))
+        list = pp_yaml_map_get (cluster, "compute_nodes", NULL);
+        if (pp_yaml_is_null (list))
           continue;
         found = TRUE;
         if (!read_node_list (config, list, &n_devices, error))
@@ -964,10 +508,10 @@ read_config (Config *config, const Doc *doc, GError **error)
       }
 
   if (!found)
-    return config_error (error, root->line, root->column,
-                         "no compute_nodes: expected compute_nodes[] (or "
-                         "clusters.NAME.compute_nodes[]) of the AI-HOW "
-                         "format");
+    return pp_yaml_error (error, root->line, root->column,
+                          "no compute_nodes: expected compute_nodes[] (or "
+                          "clusters.NAME.compute_nodes[]) of the AI-HOW "
+                          "format");
   return TRUE;
 }
 
@@ -1000,7 +544,8 @@ add_node_result (const ComputeNode *cn, GPtrArray *out)
 {
   guint n = cn->devices != NULL ? cn->devices->items->len : 0;
   /* The key: a block mapping's own position is that of its first key. */
-  const Node *at = cn->passthrough_key != NULL ? cn->passthrough_key : cn->node;
+  const PpYamlNode *at
+      = cn->passthrough_key != NULL ? cn->passthrough_key : cn->node;
 
   if (cn->passthrough == NULL)
     pp_checks_add (out, cn->name, "passthrough", PP_SEVERITY_SKIP,
@@ -1074,7 +619,7 @@ add_ids_result (const Entry *e, PpDevice *device, GPtrArray *out)
   guint vendor_id;
   guint device_id;
   g_autofree char *want = NULL;
-  const Node *at;
+  const PpYamlNode *at;
 
   g_object_get (device, "vendor-id", &vendor_id, "device-id", &device_id, NULL);
   if (!e->has_vendor && !e->has_device)
@@ -1126,7 +671,7 @@ static void
 add_type_result (const Entry *e, PpDevice *device, GPtrArray *out)
 {
   const char *actual = config_type_of (pp_device_get_device_type (device));
-  Node *value = map_get (e->node, "device_type", NULL);
+  PpYamlNode *value = pp_yaml_map_get (e->node, "device_type", NULL);
 
   if (e->device_type == NULL)
     return; /* reported by schema */
@@ -1155,7 +700,7 @@ add_group_result (const Entry *e,
                   GPtrArray *out)
 {
   int group = pp_device_get_iommu_group (device);
-  Node *value = map_get (e->node, "iommu_group", NULL);
+  PpYamlNode *value = pp_yaml_map_get (e->node, "iommu_group", NULL);
 
   if (group < 0)
     {
@@ -1402,7 +947,8 @@ pp_config_validate (PpRegistry *registry,
                     gboolean skip_pcie_validation,
                     GError **error)
 {
-  g_auto (Doc) doc = { 0 };
+  g_autoptr (PpYamlDoc) doc = NULL;
+  PpYamlNode *root;
   g_auto (Config) config = { 0 };
   g_autoptr (GPtrArray) out = NULL;
   const ComputeNode *selected = NULL;
@@ -1412,32 +958,17 @@ pp_config_validate (PpRegistry *registry,
                         NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  doc.text = yaml != NULL ? yaml : "";
-  doc.length = length;
-  if (length > PP_CONFIG_MAX_SIZE)
-    {
-      guint line;
-      guint column;
-
-      /* Where the limit falls, so that the position means something. */
-      offset_position (&doc, PP_CONFIG_MAX_SIZE, &line, &column);
-      config_error (error, line, column,
-                    "the config is %" G_GSIZE_FORMAT " bytes, more than the "
-                    "limit of %u bytes",
-                    length, PP_CONFIG_MAX_SIZE);
-      return NULL;
-    }
-
-  doc.pool = g_ptr_array_new_with_free_func ((GDestroyNotify) node_free);
-  doc.anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!doc_parse (&doc, error))
+  doc = pp_yaml_parse (yaml != NULL ? yaml : "", length, PP_CONFIG_MAX_SIZE,
+                       "a cluster config", error);
+  if (doc == NULL)
     return NULL;
+  root = pp_yaml_doc_root (doc);
 
   config.nodes
       = g_ptr_array_new_with_free_func ((GDestroyNotify) compute_node_free);
   config.entries = g_ptr_array_new_with_free_func ((GDestroyNotify) entry_free);
   config.assigned = g_hash_table_new (g_str_hash, g_str_equal);
-  if (!read_config (&config, &doc, error))
+  if (!read_config (&config, root, error))
     return NULL;
 
   if (node != NULL)
@@ -1454,11 +985,12 @@ pp_config_validate (PpRegistry *registry,
         }
       if (selected == NULL)
         {
-          g_autofree char *shown = quote (node);
+          g_autofree char *shown = pp_yaml_quote (node);
           list = join (names, ", ");
-          config_error (error, doc.root->line, doc.root->column,
-                        "no compute node is named %s (the config has: %s)",
-                        shown, *list != '\0' ? list : "none");
+          pp_yaml_error (error, root != NULL ? root->line : 1,
+                         root != NULL ? root->column : 1,
+                         "no compute node is named %s (the config has: %s)",
+                         shown, *list != '\0' ? list : "none");
           return NULL;
         }
     }

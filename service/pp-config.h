@@ -14,8 +14,7 @@
  *             device_id: "2684"                optional hex
  *             iommu_group: 2                   optional integer
  *
- * Parsed with libyaml into a small tree of our own, with limits on size,
- * depth and counts, so that no input can exhaust the daemon.
+ * Parsed with PpYaml (pp-yaml.h), which limits size, depth and counts.
  *
  * Two kinds of problem, two ways of reporting them:
  * - the file cannot be read as such a config (YAML syntax, limits, a
@@ -33,8 +32,6 @@
 G_BEGIN_DECLS
 
 #define PP_CONFIG_MAX_SIZE (1024 * 1024) /* bytes */
-#define PP_CONFIG_MAX_DEPTH 64           /* nested collections */
-#define PP_CONFIG_MAX_YAML_NODES 100000  /* scalars, collections, aliases */
 #define PP_CONFIG_MAX_COMPUTE_NODES 1024
 #define PP_CONFIG_MAX_DEVICES 4096 /* device entries over all nodes */
 

@@ -12,6 +12,7 @@
 #include "pp-registry.h"
 #include "pp-testbed.h"
 #include "pp-validate.h"
+#include "pp-yaml.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1525,7 +1526,7 @@ test_config_counts (void)
     g_string_append (devices, "    - {}\n");
   assert_config_error (devices->str, -1, "4101:7", "more than 4096 devices");
 
-  for (guint i = 0; i < PP_CONFIG_MAX_YAML_NODES; i++)
+  for (guint i = 0; i < PP_YAML_MAX_NODES; i++)
     g_string_append (scalars, "1,");
   g_string_append (scalars, "1]\n");
   assert_config_error (scalars->str, -1, "1:199999",
