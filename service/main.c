@@ -99,6 +99,7 @@ main (int argc, char **argv)
   gboolean verbose = FALSE;
   gboolean version = FALSE;
   g_autofree char *state_dir = NULL;
+  g_autofree char *catalog = NULL;
   double step_timeout = 10.0;
   g_autofree char *proc_dir = NULL;
   g_autofree char *dev_dir = NULL;
@@ -115,6 +116,8 @@ main (int argc, char **argv)
       "Never write to sysfs: only publish devices", NULL },
     { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
       "Where to keep records of moved devices (" PP_STATE_DIR ")", "DIR" },
+    { "catalog", 0, 0, G_OPTION_ARG_FILENAME, &catalog,
+      "The device catalog (" PP_CATALOG_FILE "; \"\" for none)", "FILE" },
     { "step-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &step_timeout,
       "Seconds to wait for the kernel to confirm each step (10)", "SECONDS" },
     /* For tests, where a testbed cannot hide the host's /dev/kvm. */
@@ -160,6 +163,9 @@ main (int argc, char **argv)
     }
   daemon_options.read_only = read_only;
   daemon_options.state_dir = state_dir != NULL ? state_dir : PP_STATE_DIR;
+  daemon_options.catalog = catalog == NULL    ? PP_CATALOG_FILE
+                           : *catalog == '\0' ? NULL
+                                              : catalog;
   daemon_options.step_timeout_ms = (guint) (step_timeout * 1000);
   daemon_options.proc_dir = proc_dir;
   daemon_options.dev_dir = dev_dir;

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 #define PP_ACTION_BIND "io.github.pcipassd.bind"
 #define PP_ACTION_UNBIND "io.github.pcipassd.unbind"
 #define PP_ACTION_BIND_PROTECTED "io.github.pcipassd.bind-protected"
+#define PP_ACTION_RESERVE "io.github.pcipassd.reserve"
+#define PP_ACTION_MANAGE "io.github.pcipassd.manage"
 
 #define PP_TYPE_AUTH (pp_auth_get_type ())
 G_DECLARE_FINAL_TYPE (PpAuth, pp_auth, PP, AUTH, GObject)

@@ -107,6 +107,10 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
     return NULL;
   self->hwdb = pp_hwdb_new ();
   self->registry = pp_registry_new (self->sysfs, self->hwdb);
+  pp_registry_set_catalog_file (self->registry, options->catalog);
+  /* A bad catalog is not fatal: its error is published, and the daemon
+   * starts with none until a good one loads. */
+  pp_registry_reload_catalog (self->registry, NULL);
   if (!pp_registry_enumerate (self->registry, error))
     return NULL;
   self->kernel = pp_kernel_new (options->read_only, options->step_timeout_ms);
@@ -143,7 +147,9 @@ pp_daemon_reconcile (PpDaemon *self)
   g_autoptr (GError) error = NULL;
 
   g_return_if_fail (PP_IS_DAEMON (self));
-  g_message ("re-reading sysfs on request");
+  g_message ("re-reading sysfs and the catalog on request");
   if (!pp_registry_enumerate (self->registry, &error))
     g_warning ("re-reading sysfs failed: %s", error->message);
+  /* Its error is logged and published. */
+  pp_registry_reload_catalog (self->registry, NULL);
 }

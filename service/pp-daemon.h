@@ -15,6 +15,7 @@ typedef struct
 {
   gboolean read_only;    /* refuse every sysfs write */
   const char *state_dir; /* where records of moved devices live */
+  const char *catalog;   /* the device catalog, NULL for none */
   guint step_timeout_ms; /* wait for each kernel step's confirmation */
   const char *proc_dir;  /* NULL: /proc, for the host checks */
   const char *dev_dir;   /* NULL: /dev, for the host checks */
@@ -28,7 +29,8 @@ PpRegistry *pp_daemon_get_registry (PpDaemon *self);
 /* Exports every object on @connection; call before owning the name. */
 void pp_daemon_export (PpDaemon *self, GDBusConnection *connection);
 
-/* Re-reads sysfs and publishes the differences (SIGHUP). */
+/* Re-reads sysfs and publishes the differences, and reloads the device
+ * catalog (SIGHUP). */
 void pp_daemon_reconcile (PpDaemon *self);
 
 G_END_DECLS

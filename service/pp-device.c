@@ -22,6 +22,11 @@ struct _PpDevice
   char *vendor_name;
   char *device_name;
   char *device_type;
+  const char *class_type; /* static: what the class code says */
+  char *catalog_type;     /* NULL when the catalog names nothing */
+  char *resource_name;
+  char *owner;
+  gboolean persistent;
   char *driver;
   char *driver_override;
   char *original_driver;
@@ -63,6 +68,9 @@ enum
   PROP_BOOT_VGA,
   PROP_RESET_METHODS,
   PROP_PROTECTION_REASON,
+  PROP_RESOURCE_NAME,
+  PROP_OWNER,
+  PROP_PERSISTENT,
   N_PROPS
 };
 
@@ -80,6 +88,9 @@ pp_device_finalize (GObject *object)
   g_free (self->vendor_name);
   g_free (self->device_name);
   g_free (self->device_type);
+  g_free (self->catalog_type);
+  g_free (self->resource_name);
+  g_free (self->owner);
   g_free (self->driver);
   g_free (self->driver_override);
   g_free (self->original_driver);
@@ -170,6 +181,15 @@ pp_device_get_property (GObject *object,
       case PROP_PROTECTION_REASON:
         g_value_set_string (value, self->protection_reason);
         break;
+      case PROP_RESOURCE_NAME:
+        g_value_set_string (value, self->resource_name);
+        break;
+      case PROP_OWNER:
+        g_value_set_string (value, self->owner);
+        break;
+      case PROP_PERSISTENT:
+        g_value_set_boolean (value, self->persistent);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -247,6 +267,9 @@ pp_device_class_init (PpDeviceClass *klass)
   props[PROP_BOOT_VGA] = bool_prop ("boot-vga");
   props[PROP_RESET_METHODS] = strv_prop ("reset-methods");
   props[PROP_PROTECTION_REASON] = string_prop ("protection-reason");
+  props[PROP_RESOURCE_NAME] = string_prop ("resource-name");
+  props[PROP_OWNER] = string_prop ("owner");
+  props[PROP_PERSISTENT] = bool_prop ("persistent");
 
   g_object_class_install_properties (object_class, N_PROPS, props);
 }
@@ -260,6 +283,8 @@ pp_device_init (PpDevice *self)
   self->reset_methods = g_new0 (char *, 1);
   self->original_driver = g_strdup ("");
   self->protection_reason = g_strdup ("");
+  self->resource_name = g_strdup ("");
+  self->owner = g_strdup ("");
 }
 
 static void
@@ -347,7 +372,10 @@ pp_device_update (PpDevice *self, const PpSysfsDevice *info)
       g_object_notify_by_pspec (G_OBJECT (self), props[PROP_REVISION]);
     }
   set_uint (self, &self->class_code, info->class_code, PROP_CLASS_CODE);
-  set_string (self, &self->device_type, pp_pci_class_to_type (info->class_code),
+  self->class_type = pp_pci_class_to_type (info->class_code);
+  set_string (self, &self->device_type,
+              self->catalog_type != NULL ? self->catalog_type
+                                         : self->class_type,
               PROP_DEVICE_TYPE);
   set_string (self, &self->driver, info->driver, PROP_DRIVER);
   set_string (self, &self->driver_override, info->driver_override,
@@ -519,4 +547,63 @@ pp_device_get_class_code (PpDevice *self)
 {
   g_return_val_if_fail (PP_IS_DEVICE (self), 0);
   return self->class_code;
+}
+
+void
+pp_device_set_catalog_entry (PpDevice *self,
+                             const char *resource_name,
+                             const char *type)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  g_object_freeze_notify (G_OBJECT (self));
+  g_free (self->catalog_type);
+  self->catalog_type = g_strdup (type);
+  set_string (self, &self->resource_name,
+              resource_name != NULL ? resource_name : "", PROP_RESOURCE_NAME);
+  set_string (self, &self->device_type, type != NULL ? type : self->class_type,
+              PROP_DEVICE_TYPE);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
+const char *
+pp_device_get_resource_name (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->resource_name;
+}
+
+void
+pp_device_set_owner (PpDevice *self, const char *owner)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  set_string (self, &self->owner, owner != NULL ? owner : "", PROP_OWNER);
+}
+
+const char *
+pp_device_get_owner (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), NULL);
+  return self->owner;
+}
+
+void
+pp_device_set_persistent (PpDevice *self, gboolean persistent)
+{
+  g_return_if_fail (PP_IS_DEVICE (self));
+  set_bool (self, &self->persistent, persistent, PROP_PERSISTENT);
+}
+
+gboolean
+pp_device_get_persistent (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), FALSE);
+  return self->persistent;
+}
+
+gboolean
+pp_device_is_free (PpDevice *self)
+{
+  g_return_val_if_fail (PP_IS_DEVICE (self), FALSE);
+  return *self->owner == '\0' && *self->protection_reason == '\0'
+         && !self->in_use;
 }

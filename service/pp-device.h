@@ -54,6 +54,25 @@ void pp_device_set_protection_reason (PpDevice *self, const char *reason);
 /* Whether the VFIO group is open by a process: State "in-use". */
 void pp_device_set_in_use (PpDevice *self, gboolean in_use);
 
+/* From the catalog: the resource the device belongs to and the type the
+ * catalog gives it; NULLs when no entry matches (Type from the class). */
+void pp_device_set_catalog_entry (PpDevice *self,
+                                  const char *resource_name,
+                                  const char *type);
+const char *pp_device_get_resource_name (PpDevice *self);
+
+/* The lease holder, "" for none. */
+void pp_device_set_owner (PpDevice *self, const char *owner);
+const char *pp_device_get_owner (PpDevice *self);
+
+/* Whether a persistent binding is on record for the device. */
+void pp_device_set_persistent (PpDevice *self, gboolean persistent);
+gboolean pp_device_get_persistent (PpDevice *self);
+
+/* Not leased, not protected and not in use by a process: a device
+ * Allocate may hand out. */
+gboolean pp_device_is_free (PpDevice *self);
+
 /* GCompareFunc for a GPtrArray of PpDevice: by address. */
 int pp_device_compare_by_address (gconstpointer a, gconstpointer b);
 

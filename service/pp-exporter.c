@@ -77,6 +77,16 @@ return_error (Call *call, GError *error)
   g_dbus_method_invocation_return_gerror (call->invocation, error);
 }
 
+/* Whether @invocation's caller said it can wait for a password prompt. */
+static gboolean
+allows_interaction (GDBusMethodInvocation *invocation)
+{
+  return (g_dbus_message_get_flags (
+              g_dbus_method_invocation_get_message (invocation))
+          & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
+         != 0;
+}
+
 static const PpOptionSpec bind_options[] = {
   { "group", "b" },
   { "force", "b" },
@@ -245,13 +255,9 @@ handle_operation (PpExporter *self,
   auth->call = g_steal_pointer (&call);
   auth->plan = g_steal_pointer (&plan);
   /* Prompt only a caller that said it can wait for one. */
-  pp_auth_check_async (self->auth,
-                       g_dbus_method_invocation_get_sender (invocation),
-                       (g_dbus_message_get_flags (
-                            g_dbus_method_invocation_get_message (invocation))
-                        & G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
-                           != 0,
-                       action, details, on_authorized, auth);
+  pp_auth_check_async (
+      self->auth, g_dbus_method_invocation_get_sender (invocation),
+      allows_interaction (invocation), action, details, on_authorized, auth);
   return TRUE;
 
 fail:
@@ -462,6 +468,86 @@ on_device_method (PpDevice *device,
 }
 
 static void
+on_reload_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GDBusMethodInvocation) invocation = user_data;
+  PpExporter *self = g_object_get_data (G_OBJECT (invocation), "exporter");
+  g_autoptr (GError) error = NULL;
+
+  if (!pp_auth_check_finish (PP_AUTH (source), result, &error)
+      || !pp_registry_reload_catalog (self->registry, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  pp_dbus_manager_complete_reload_catalog (self->manager,
+                                           g_steal_pointer (&invocation));
+}
+
+static gboolean
+on_handle_reload_catalog (PpDbusManager *iface,
+                          GDBusMethodInvocation *invocation,
+                          GVariant *options,
+                          gpointer user_data)
+{
+  PpExporter *self = user_data;
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GHashTable) details = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) error = NULL;
+
+  values = pp_options_parse (options, no_options, &error);
+  if (values == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return TRUE;
+    }
+  g_hash_table_insert (details, "what", "reload the PCI device catalog");
+  g_object_set_data_full (G_OBJECT (invocation), "exporter",
+                          g_object_ref (self), g_object_unref);
+  pp_auth_check_async (
+      self->auth, g_dbus_method_invocation_get_sender (invocation),
+      allows_interaction (invocation), PP_ACTION_MANAGE, details,
+      on_reload_authorized, g_object_ref (invocation));
+  return TRUE;
+}
+
+/* Resources as the registry counts them now; the skeleton announces it
+ * only when it differs from what it had. */
+static void
+publish_resources (PpExporter *self)
+{
+  g_autoptr (GHashTable) counts = pp_registry_count_resources (self->registry);
+  g_autoptr (GList) names = g_hash_table_get_keys (counts);
+  GVariantBuilder builder;
+
+  names = g_list_sort (names, (GCompareFunc) g_strcmp0);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{s(uu)}"));
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      const PpResourceCount *count = g_hash_table_lookup (counts, l->data);
+      g_variant_builder_add (&builder, "{s(uu)}", l->data, count->total,
+                             count->free);
+    }
+  pp_dbus_manager_set_resources (self->manager,
+                                 g_variant_builder_end (&builder));
+}
+
+static void
+on_changes_done (PpRegistry *registry, gpointer user_data)
+{
+  publish_resources (user_data);
+}
+
+static void
+on_catalog_loaded (PpRegistry *registry, gpointer user_data)
+{
+  PpExporter *self = user_data;
+
+  pp_dbus_manager_set_catalog_error (
+      self->manager, pp_registry_get_catalog_error (self->registry));
+}
+
+static void
 export_manager (PpExporter *self)
 {
   g_autoptr (PpDbusManager) iface = pp_dbus_manager_skeleton_new ();
@@ -478,6 +564,15 @@ export_manager (PpExporter *self)
                     G_CALLBACK (on_handle_validate_host), self);
   g_signal_connect (iface, "handle-validate-config",
                     G_CALLBACK (on_handle_validate_config), self);
+  g_signal_connect (iface, "handle-reload-catalog",
+                    G_CALLBACK (on_handle_reload_catalog), self);
+  pp_dbus_manager_set_catalog_error (
+      iface, pp_registry_get_catalog_error (self->registry));
+  publish_resources (self);
+  g_signal_connect_object (self->registry, "changes-done",
+                           G_CALLBACK (on_changes_done), self, 0);
+  g_signal_connect_object (self->registry, "catalog-loaded",
+                           G_CALLBACK (on_catalog_loaded), self, 0);
 }
 
 void

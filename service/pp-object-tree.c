@@ -55,6 +55,9 @@ static const struct
   { "BootVga", "boot-vga", KIND_BOOL },
   { "ResetMethods", "reset-methods", KIND_STRV },
   { "ProtectionReason", "protection-reason", KIND_STRING },
+  { "ResourceName", "resource-name", KIND_STRING },
+  { "Owner", "owner", KIND_STRING },
+  { "Persistent", "persistent", KIND_BOOL },
 };
 
 #define N_PROPERTIES G_N_ELEMENTS (properties)

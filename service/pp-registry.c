@@ -1,5 +1,6 @@
 #include "pp-registry.h"
 
+#include "pp-catalog.h"
 #include "pp-driver.h"
 #include "pp-iommu.h"
 #include "pp-monitor.h"
@@ -16,6 +17,9 @@ struct _PpRegistry
   PpHwdb *hwdb;        /* not owned */
   GHashTable *devices; /* address -> PpDevice */
   PpIommuGroups *groups;
+  PpCatalog *catalog;
+  char *catalog_file;  /* NULL: none */
+  char *catalog_error; /* "" when the last load succeeded */
 
   /* A batch (pp_registry_begin_batch): work that every event of a burst
    * would repeat is queued here and done once at its end. */
@@ -31,6 +35,7 @@ enum
   SIGNAL_DEVICE_ADDED,
   SIGNAL_DEVICE_REMOVED,
   SIGNAL_CHANGES_DONE,
+  SIGNAL_CATALOG_LOADED,
   N_SIGNALS
 };
 
@@ -50,6 +55,9 @@ pp_registry_finalize (GObject *object)
   g_clear_pointer (&self->groups, pp_iommu_groups_free);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_object (&self->sysfs);
+  g_clear_object (&self->catalog);
+  g_free (self->catalog_file);
+  g_free (self->catalog_error);
   G_OBJECT_CLASS (pp_registry_parent_class)->finalize (object);
 }
 
@@ -71,6 +79,10 @@ pp_registry_class_init (PpRegistryClass *klass)
   signals[SIGNAL_CHANGES_DONE]
       = g_signal_new ("changes-done", G_TYPE_FROM_CLASS (klass),
                       G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* Emitted after every attempt to load the catalog, good or bad. */
+  signals[SIGNAL_CATALOG_LOADED]
+      = g_signal_new ("catalog-loaded", G_TYPE_FROM_CLASS (klass),
+                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
 static void
@@ -79,6 +91,8 @@ pp_registry_init (PpRegistry *self)
   self->devices
       = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_object_unref);
   self->groups = pp_iommu_groups_new ();
+  self->catalog = pp_catalog_new_empty ();
+  self->catalog_error = g_strdup ("");
   self->batch_added = g_ptr_array_new_with_free_func (g_object_unref);
   self->batch_pfs
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -109,11 +123,26 @@ create_device (PpRegistry *self, const PpSysfsDevice *info)
   return pp_device_new (info, vendor_name, device_name);
 }
 
+static void
+apply_catalog (PpRegistry *self, PpDevice *device)
+{
+  const char *resource_name;
+  const char *type;
+  guint vendor_id;
+  guint device_id;
+
+  g_object_get (device, "vendor-id", &vendor_id, "device-id", &device_id, NULL);
+  pp_catalog_match (self->catalog, vendor_id, device_id,
+                    pp_device_get_class_code (device), &resource_name, &type);
+  pp_device_set_catalog_entry (device, resource_name, type);
+}
+
 static PpDevice *
 add_device (PpRegistry *self, const PpSysfsDevice *info)
 {
   PpDevice *device = create_device (self, info);
 
+  apply_catalog (self, device);
   g_hash_table_insert (self->devices, (gpointer) pp_device_get_address (device),
                        device);
   pp_iommu_groups_add (self->groups, device);
@@ -148,6 +177,7 @@ apply_info (PpRegistry *self, PpDevice *device, const PpSysfsDevice *info)
   int old_group = pp_device_get_iommu_group (device);
 
   pp_device_update (device, info);
+  apply_catalog (self, device);
   if (pp_device_get_iommu_group (device) != old_group)
     {
       pp_iommu_groups_remove (self->groups, device);
@@ -539,4 +569,93 @@ pp_registry_handle_uevent (PpRegistry *self,
     }
   g_debug ("uevent %s %s %s", action, subsystem, sysname);
   pp_registry_end_batch (self);
+}
+
+void
+pp_registry_set_catalog_file (PpRegistry *self, const char *path)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_free (self->catalog_file);
+  self->catalog_file = g_strdup (path);
+}
+
+gboolean
+pp_registry_reload_catalog (PpRegistry *self, GError **error)
+{
+  g_autoptr (PpCatalog) catalog = NULL;
+  g_autoptr (GError) local = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (PP_IS_REGISTRY (self), FALSE);
+
+  catalog = self->catalog_file != NULL
+                ? pp_catalog_new_from_file (self->catalog_file, &local)
+                : pp_catalog_new_empty ();
+  if (catalog == NULL)
+    {
+      /* The devices keep the names of the last good file. */
+      g_warning ("%s; the previous catalog stays in force", local->message);
+      g_free (self->catalog_error);
+      self->catalog_error = g_strdup (local->message);
+      g_signal_emit (self, signals[SIGNAL_CATALOG_LOADED], 0);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+
+  for (const char *const *w = pp_catalog_get_warnings (catalog); *w; w++)
+    g_warning ("%s", *w);
+  if (self->catalog_file != NULL)
+    g_message ("catalog %s: %u device entries", self->catalog_file,
+               pp_catalog_get_n_entries (catalog));
+  g_set_object (&self->catalog, catalog);
+  g_free (self->catalog_error);
+  self->catalog_error = g_strdup ("");
+
+  pp_registry_begin_batch (self);
+  g_hash_table_iter_init (&iter, self->devices);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    apply_catalog (self, value);
+  g_signal_emit (self, signals[SIGNAL_CATALOG_LOADED], 0);
+  pp_registry_end_batch (self);
+  return TRUE;
+}
+
+const char *
+pp_registry_get_catalog_error (PpRegistry *self)
+{
+  g_return_val_if_fail (PP_IS_REGISTRY (self), NULL);
+  return self->catalog_error;
+}
+
+GHashTable *
+pp_registry_count_resources (PpRegistry *self)
+{
+  GHashTable *counts
+      = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (PP_IS_REGISTRY (self), NULL);
+
+  g_hash_table_iter_init (&iter, self->devices);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      PpDevice *device = value;
+      const char *name = pp_device_get_resource_name (device);
+      PpResourceCount *count;
+
+      if (*name == '\0')
+        continue;
+      count = g_hash_table_lookup (counts, name);
+      if (count == NULL)
+        {
+          count = g_new0 (PpResourceCount, 1);
+          g_hash_table_insert (counts, (gpointer) name, count);
+        }
+      count->total++;
+      if (pp_device_is_free (device))
+        count->free++;
+    }
+  return counts;
 }

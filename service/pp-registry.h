@@ -61,4 +61,25 @@ void pp_registry_end_batch (PpRegistry *self);
  * "in-use"). */
 void pp_registry_update_host_state (PpRegistry *self);
 
+/* The device catalog (pp-catalog.h) read from @path (NULL: none). */
+void pp_registry_set_catalog_file (PpRegistry *self, const char *path);
+
+/* (Re)reads the catalog file and gives every device its ResourceName and
+ * Type, in one batch.  A bad file leaves the previous catalog in force
+ * and its message as the catalog error until a good one loads; either
+ * way "catalog-loaded" is emitted.  Leases are not touched. */
+gboolean pp_registry_reload_catalog (PpRegistry *self, GError **error);
+
+/* The last load's error message, "" after a good load. */
+const char *pp_registry_get_catalog_error (PpRegistry *self);
+
+typedef struct
+{
+  guint total; /* devices present with the resource name */
+  guint free;  /* of them, what Allocate may hand out (pp_device_is_free) */
+} PpResourceCount;
+
+/* Resource name (borrowed from the devices) -> PpResourceCount. */
+GHashTable *pp_registry_count_resources (PpRegistry *self);
+
 G_END_DECLS

@@ -226,6 +226,8 @@ pp_test_bus_start_daemon_logged (PpTestBus *tb,
                                ? g_strsplit (wrapper_env, " ", -1)
                                : NULL;
 
+  gboolean has_catalog = FALSE;
+
   g_assert_null (tb->daemon);
 
   /* PP_DAEMON_WRAPPER="valgrind -q --error-exitcode=3" runs the daemon
@@ -234,8 +236,15 @@ pp_test_bus_start_daemon_logged (PpTestBus *tb,
     for (char **w = wrapper; *w != NULL; w++)
       g_ptr_array_add (argv, *w);
   g_ptr_array_add (argv, (gpointer) pp_test_pcipassd_path ());
-  for (; args != NULL && *args != NULL; args++)
-    g_ptr_array_add (argv, (gpointer) *args);
+  for (const char *const *a = args; a != NULL && *a != NULL; a++)
+    {
+      if (g_str_has_prefix (*a, "--catalog"))
+        has_catalog = TRUE;
+      g_ptr_array_add (argv, (gpointer) *a);
+    }
+  /* Never this machine's own catalog. */
+  if (!has_catalog)
+    g_ptr_array_add (argv, "--catalog=");
   g_ptr_array_add (argv, NULL);
 
   /* GLib opens it without O_TRUNC: an old, longer log would show through. */
@@ -422,4 +431,108 @@ pp_test_make_state_dir (void)
   if (g_mkdtemp (dir) == NULL)
     g_error ("cannot create a state directory: %s", g_strerror (errno));
   return g_steal_pointer (&dir);
+}
+
+GVariant *
+pp_test_bus_get_manager_property (PpTestBus *tb, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      tb->connection, "io.github.pcipassd", "/io/github/pcipassd/manager",
+      "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new ("(ss)", "io.github.pcipassd1.Manager", name),
+      G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  GVariant *value;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return value;
+}
+
+static void
+on_any_signal (GDBusConnection *connection,
+               const char *sender,
+               const char *path,
+               const char *interface,
+               const char *signal,
+               GVariant *parameters,
+               gpointer user_data)
+{
+  guint *count = user_data;
+
+  (*count)++;
+}
+
+static gboolean
+on_wait_timeout (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+pp_test_bus_wait_property (PpTestBus *tb,
+                           const char *address,
+                           const char *name,
+                           const char *expected)
+{
+  g_autofree char *path = pp_address_to_object_path (address);
+  gboolean timed_out = FALSE;
+  guint signals = 0;
+  guint seen = G_MAXUINT;
+  guint sub;
+  guint timeout;
+
+  /* Subscribed before the first read: a change after it is not missed. */
+  sub = g_dbus_connection_signal_subscribe (
+      tb->connection, NULL, "org.freedesktop.DBus.Properties",
+      "PropertiesChanged", path, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_any_signal,
+      &signals, NULL);
+  timeout
+      = g_timeout_add_seconds (PP_TEST_TIMEOUT, on_wait_timeout, &timed_out);
+  for (;;)
+    {
+      g_autoptr (GVariant) value = NULL;
+      g_autofree char *text = NULL;
+
+      if (seen != signals)
+        {
+          seen = signals;
+          value = pp_test_bus_get_property (tb, address, name);
+          text = g_variant_print (value, FALSE);
+          if (g_str_equal (text, expected))
+            break;
+        }
+      if (timed_out)
+        g_error ("%s %s is %s after %d s, expected %s", address, name, text,
+                 PP_TEST_TIMEOUT, expected);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (timeout);
+  g_dbus_connection_signal_unsubscribe (tb->connection, sub);
+}
+
+void
+pp_test_assert_remote_error (const GError *error, const char *name)
+{
+  g_autofree char *remote = NULL;
+
+  if (error == NULL)
+    g_error ("expected %s, got success", name);
+  remote = g_dbus_error_get_remote_error (error);
+  if (g_strcmp0 (remote, name) != 0)
+    g_error ("expected %s, got %s", name, error->message);
+}
+
+GVariant *
+pp_test_options (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  GVariant *v
+      = g_variant_parse (G_VARIANT_TYPE ("a{sv}"), text, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return v;
 }

@@ -74,6 +74,23 @@ GSubprocess *pp_test_spawn (GSubprocessFlags flags, const char *const *argv);
 GVariant *
 pp_test_bus_get_property (PpTestBus *tb, const char *address, const char *name);
 
+/* A property of the manager object. */
+GVariant *pp_test_bus_get_manager_property (PpTestBus *tb, const char *name);
+
+/* Waits until the device at @address has property @name equal to
+ * @expected (compared as text, g_variant_print), following
+ * PropertiesChanged; asserts on timeout. */
+void pp_test_bus_wait_property (PpTestBus *tb,
+                                const char *address,
+                                const char *name,
+                                const char *expected);
+
+/* Asserts @error is the D-Bus error @name (a remote error's name). */
+void pp_test_assert_remote_error (const GError *error, const char *name);
+
+/* An a{sv} parsed from GVariant text ("{'group': <false>}"), floating. */
+GVariant *pp_test_options (const char *text);
+
 /* Writes @value to a (simulated) sysfs file the way the kernel wants. */
 void pp_test_write_sysfs (const char *path, const char *value);
 
