@@ -16,6 +16,10 @@
 #define KEY_DRIVER "driver"
 #define KEY_OVERRIDE "driver-override"
 #define KEY_PENDING "pending"
+#define KEY_OWNER "owner"
+#define KEY_PERSISTENT "persistent"
+#define HEADER_GROUP "pcipassd"
+#define KEY_VERSION "version"
 
 struct _PpStore
 {
@@ -52,6 +56,13 @@ pp_store_init (PpStore *self)
 {
   g_mutex_init (&self->lock);
   self->records = g_key_file_new ();
+  /* First, so that every save starts with it. */
+  g_key_file_set_integer (self->records, HEADER_GROUP, KEY_VERSION,
+                          PP_STORE_VERSION);
+  g_key_file_set_comment (self->records, HEADER_GROUP, NULL,
+                          " pcipassd state: see the README, \"The state "
+                          "file\".",
+                          NULL);
 }
 
 static gboolean
@@ -142,6 +153,8 @@ typedef struct
   char *driver;
   char *override;
   char *pending;
+  char *owner;
+  char *persistent;
   char *problem; /* NULL when the record is good */
 } ParsedRecord;
 
@@ -152,6 +165,8 @@ parsed_record_free (ParsedRecord *r)
   g_free (r->driver);
   g_free (r->override);
   g_free (r->pending);
+  g_free (r->owner);
+  g_free (r->persistent);
   g_free (r->problem);
   g_free (r);
 }
@@ -206,6 +221,10 @@ parse_entry (ParsedRecord *r, guint n, const char *line)
     slot = &r->override;
   else if (g_str_equal (key, KEY_PENDING))
     slot = &r->pending;
+  else if (g_str_equal (key, KEY_OWNER))
+    slot = &r->owner;
+  else if (g_str_equal (key, KEY_PERSISTENT))
+    slot = &r->persistent;
   else
     {
       g_autofree char *shown = g_strescape (key, NULL);
@@ -227,6 +246,24 @@ parse_entry (ParsedRecord *r, guint n, const char *line)
           return;
         }
     }
+  else if (slot == &r->owner)
+    {
+      if (!pp_store_owner_is_valid (value))
+        {
+          g_autofree char *shown = g_strescape (value, NULL);
+          set_problem (r, n, "owner \"%s\" is not an owner name", shown);
+          return;
+        }
+    }
+  else if (slot == &r->persistent)
+    {
+      if (!g_str_equal (value, "true"))
+        {
+          g_autofree char *shown = g_strescape (value, NULL);
+          set_problem (r, n, "persistent is \"%s\", not true", shown);
+          return;
+        }
+    }
   else if (!pp_kernel_driver_name_is_valid (value, TRUE))
     {
       g_autofree char *shown = g_strescape (value, NULL);
@@ -237,11 +274,29 @@ parse_entry (ParsedRecord *r, guint n, const char *line)
   *slot = g_strdup (value);
 }
 
-/* Splits @data into records.  Lines before the first record that are not
- * blank or comments make the whole file unreadable (@file_problem). */
-static GPtrArray *
-parse_records (const char *data, gsize len, char **file_problem)
+/* The header's "version=N" line; 0 when it is not one. */
+static guint
+parse_version (const char *line)
 {
+  guint64 version;
+
+  if (!g_str_has_prefix (line, KEY_VERSION "=")
+      || !g_ascii_string_to_unsigned (line + strlen (KEY_VERSION "="), 10, 1,
+                                      G_MAXUINT, &version, NULL))
+    return 0;
+  return (guint) version;
+}
+
+/* Splits @data into records.  Lines before the first record that are not
+ * blank, comments or the [pcipassd] header make the whole file unreadable
+ * (@file_problem), and so does a header that is not "version=N".  A file
+ * without a header is version 1, which version 2 extends. */
+static GPtrArray *
+parse_records (const char *data, gsize len, guint *version, char **file_problem)
+{
+  gboolean in_header = FALSE;
+  gboolean header_seen = FALSE;
+
   g_autoptr (GPtrArray) records
       = g_ptr_array_new_with_free_func ((GDestroyNotify) parsed_record_free);
   g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
@@ -265,10 +320,30 @@ parse_records (const char *data, gsize len, char **file_problem)
       line = g_strndup (p, line_len);
       p = eol != NULL ? eol + 1 : end;
 
+      if (bad == NULL && g_str_equal (line, "[" HEADER_GROUP "]"))
+        {
+          if (header_seen || current != NULL)
+            {
+              *file_problem = g_strdup_printf (
+                  "line %u: [%s] is not the first group", n, HEADER_GROUP);
+              return NULL;
+            }
+          in_header = header_seen = TRUE;
+          *version = 0;
+          continue;
+        }
+      if (bad == NULL && line[0] == '[' && in_header && *version == 0)
+        {
+          *file_problem = g_strdup_printf ("line %u: [%s] has no version", n,
+                                           HEADER_GROUP);
+          return NULL;
+        }
       if (bad == NULL && line[0] == '[')
         {
           g_autofree char *canonical = NULL;
           char *close = strchr (line, ']');
+
+          in_header = FALSE;
 
           current = g_new0 (ParsedRecord, 1);
           current->line = n;
@@ -295,6 +370,21 @@ parse_records (const char *data, gsize len, char **file_problem)
           continue;
         }
 
+      if (in_header)
+        {
+          if (bad != NULL || is_blank_or_comment (line))
+            ;
+          else if (*version == 0 && (*version = parse_version (line)) != 0)
+            continue;
+          else
+            bad = "not \"version=N\", the only key of the header";
+          if (bad != NULL)
+            {
+              *file_problem = g_strdup_printf ("line %u: %s", n, bad);
+              return NULL;
+            }
+          continue;
+        }
       if (current == NULL)
         {
           if (bad != NULL)
@@ -312,11 +402,21 @@ parse_records (const char *data, gsize len, char **file_problem)
         parse_entry (current, n, line);
     }
 
+  if (in_header && *version == 0)
+    {
+      *file_problem
+          = g_strdup_printf ("line %u: [%s] has no version", n, HEADER_GROUP);
+      return NULL;
+    }
   for (guint i = 0; i < records->len; i++)
     {
       ParsedRecord *r = g_ptr_array_index (records, i);
 
-      if (r->driver == NULL)
+      /* A lease or a persistent binding stands alone; what restores a
+       * driver needs the driver. */
+      if (r->driver == NULL
+          && (r->override != NULL || r->pending != NULL
+              || (r->owner == NULL && r->persistent == NULL)))
         set_problem (r, r->line, "no driver");
     }
   return g_steal_pointer (&records);
@@ -372,9 +472,27 @@ remove_stale_temporaries (PpStore *self)
     }
 }
 
-static void
-load (PpStore *self)
+/* Moves the file aside, so that the next save cannot replace what could
+ * not be read; the new name, or NULL if it stays where it is. */
+static char *
+move_aside (PpStore *self)
 {
+  g_autofree char *aside = aside_path (self->path);
+
+  if (rename (self->path, aside) < 0)
+    {
+      int err = errno;
+      g_warning ("%s: cannot move it aside to %s: %s", self->path, aside,
+                 g_strerror (err));
+      return NULL;
+    }
+  return g_steal_pointer (&aside);
+}
+
+static gboolean
+load (PpStore *self, GError **load_error)
+{
+  guint version = 1;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) records = NULL;
   g_autofree char *data = NULL;
@@ -385,13 +503,28 @@ load (PpStore *self)
 
   if (!g_file_get_contents (self->path, &data, &len, &error))
     {
-      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        g_warning ("%s: %s: starting with no records", self->path,
-                   error->message);
-      return;
+      if (g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      aside = move_aside (self);
+      g_warning ("%s: %s: starting with no records (the file is %s%s)",
+                 self->path, error->message,
+                 aside != NULL ? "moved aside to " : "left in place",
+                 aside != NULL ? aside : "");
+      return TRUE;
     }
 
-  records = parse_records (data, len, &file_problem);
+  records = parse_records (data, len, &version, &file_problem);
+  if (records != NULL && version > PP_STORE_VERSION)
+    {
+      /* Read by the rules of version 2 it might say something else; and
+       * saved, it would lose what the newer daemon wrote. */
+      g_set_error (load_error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "%s is state file format version %u, newer than this "
+                   "pcipassd reads (%u): run the pcipassd that wrote it, or "
+                   "move the file away to start without its records",
+                   self->path, version, PP_STORE_VERSION);
+      return FALSE;
+    }
   for (guint i = 0; records != NULL && i < records->len; i++)
     {
       ParsedRecord *r = g_ptr_array_index (records, i);
@@ -401,26 +534,28 @@ load (PpStore *self)
           n_bad++;
           continue;
         }
-      g_key_file_set_string (self->records, r->address, KEY_DRIVER, r->driver);
-      g_key_file_set_string (self->records, r->address, KEY_OVERRIDE,
-                             r->override != NULL ? r->override : "");
+      if (r->driver != NULL)
+        {
+          g_key_file_set_string (self->records, r->address, KEY_DRIVER,
+                                 r->driver);
+          g_key_file_set_string (self->records, r->address, KEY_OVERRIDE,
+                                 r->override != NULL ? r->override : "");
+        }
       if (r->pending != NULL)
         g_key_file_set_string (self->records, r->address, KEY_PENDING,
                                r->pending);
+      if (r->owner != NULL)
+        g_key_file_set_string (self->records, r->address, KEY_OWNER, r->owner);
+      if (r->persistent != NULL)
+        g_key_file_set_boolean (self->records, r->address, KEY_PERSISTENT,
+                                TRUE);
     }
   if (file_problem == NULL && n_bad == 0)
-    return;
+    return TRUE;
 
   /* Never dropped in silence: the file as it was stays beside the new
    * one for whoever looks into it. */
-  aside = aside_path (self->path);
-  if (rename (self->path, aside) < 0)
-    {
-      int err = errno;
-      g_warning ("%s: cannot move it aside to %s: %s", self->path, aside,
-                 g_strerror (err));
-      g_clear_pointer (&aside, g_free);
-    }
+  aside = move_aside (self);
   if (file_problem != NULL)
     g_warning ("%s: %s: not a pcipassd state file; starting with no records "
                "(the file is %s%s)",
@@ -438,6 +573,7 @@ load (PpStore *self)
     }
   if (aside != NULL && !save (self, &error))
     g_warning ("%s", error->message);
+  return TRUE;
 }
 
 PpStore *
@@ -456,7 +592,8 @@ pp_store_new (const char *state_dir, GError **error)
   self->dir = g_strdup (state_dir);
   self->path = g_build_filename (state_dir, PP_STORE_FILE, NULL);
   remove_stale_temporaries (self);
-  load (self);
+  if (!load (self, error))
+    return NULL;
   return g_steal_pointer (&self);
 }
 
@@ -469,7 +606,7 @@ pp_store_lookup (PpStore *self,
   gboolean found;
 
   g_mutex_lock (&self->lock);
-  found = g_key_file_has_group (self->records, address);
+  found = g_key_file_has_key (self->records, address, KEY_DRIVER, NULL);
   if (found)
     {
       *driver
@@ -522,7 +659,7 @@ pp_store_begin (PpStore *self,
     {
       const PpRecord *r = &records[i];
 
-      if (!g_key_file_has_group (self->records, r->address))
+      if (!g_key_file_has_key (self->records, r->address, KEY_DRIVER, NULL))
         {
           if (r->driver == NULL)
             continue;
@@ -555,15 +692,37 @@ pp_store_end (PpStore *self, const char *const *addresses, GError **error)
   return ok;
 }
 
+/* Called with the lock held: drops @address's group once it says
+ * nothing. */
+static void
+drop_if_empty (PpStore *self, const char *address)
+{
+  gsize n_keys = 0;
+  g_auto (GStrv) keys
+      = g_key_file_get_keys (self->records, address, &n_keys, NULL);
+
+  if (keys != NULL && n_keys == 0)
+    g_key_file_remove_group (self->records, address, NULL);
+}
+
 gboolean
 pp_store_remove (PpStore *self, const char *address, GError **error)
 {
   g_autofree char *before = NULL;
+  gboolean changed = FALSE;
   gboolean ok = TRUE;
 
   g_mutex_lock (&self->lock);
   before = g_key_file_to_data (self->records, NULL, NULL);
-  if (g_key_file_remove_group (self->records, address, NULL))
+  if (g_key_file_has_key (self->records, address, KEY_DRIVER, NULL))
+    {
+      changed = TRUE;
+      g_key_file_remove_key (self->records, address, KEY_DRIVER, NULL);
+      g_key_file_remove_key (self->records, address, KEY_OVERRIDE, NULL);
+      g_key_file_remove_key (self->records, address, KEY_PENDING, NULL);
+      drop_if_empty (self, address);
+    }
+  if (changed)
     ok = save_or_revert (self, before, error);
   g_mutex_unlock (&self->lock);
   return ok;
@@ -575,15 +734,131 @@ compare_addresses (gconstpointer a, gconstpointer b, gpointer user_data)
   return pp_address_str_compare (*(char *const *) a, *(char *const *) b);
 }
 
-char **
-pp_store_list (PpStore *self)
+/* Addresses whose group has @key, sorted. */
+static char **
+list_with (PpStore *self, const char *key)
 {
-  char **groups;
+  g_autoptr (GPtrArray) out = g_ptr_array_new ();
+  g_auto (GStrv) groups = NULL;
 
   g_mutex_lock (&self->lock);
   groups = g_key_file_get_groups (self->records, NULL);
+  for (char **g = groups; *g != NULL; g++)
+    if (!g_str_equal (*g, HEADER_GROUP)
+        && g_key_file_has_key (self->records, *g, key, NULL))
+      g_ptr_array_add (out, g_strdup (*g));
   g_mutex_unlock (&self->lock);
-  g_qsort_with_data (groups, (int) g_strv_length (groups), sizeof (char *),
-                     compare_addresses, NULL);
-  return groups;
+  g_ptr_array_sort_with_data (out, compare_addresses, NULL);
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+char **
+pp_store_list (PpStore *self)
+{
+  return list_with (self, KEY_DRIVER);
+}
+
+gboolean
+pp_store_owner_is_valid (const char *owner)
+{
+  gsize len = strlen (owner);
+
+  if (len == 0 || len > PP_STORE_MAX_OWNER)
+    return FALSE;
+  for (const char *p = owner; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("._:@/+-", *p) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+char *
+pp_store_get_owner (PpStore *self, const char *address)
+{
+  char *owner;
+
+  g_mutex_lock (&self->lock);
+  owner = g_key_file_get_string (self->records, address, KEY_OWNER, NULL);
+  g_mutex_unlock (&self->lock);
+  return owner;
+}
+
+/* Called with the lock held: sets or removes @key of @address and saves,
+ * unless nothing changes. */
+static gboolean
+set_or_remove (PpStore *self,
+               const char *address,
+               const char *key,
+               const char *value,
+               GError **error)
+{
+  g_autofree char *before = g_key_file_to_data (self->records, NULL, NULL);
+  g_autofree char *old
+      = g_key_file_get_value (self->records, address, key, NULL);
+
+  if (g_strcmp0 (old, value) == 0)
+    return TRUE;
+  if (value != NULL)
+    g_key_file_set_value (self->records, address, key, value);
+  else
+    {
+      g_key_file_remove_key (self->records, address, key, NULL);
+      drop_if_empty (self, address);
+    }
+  return save_or_revert (self, before, error);
+}
+
+gboolean
+pp_store_set_owner (PpStore *self,
+                    const char *address,
+                    const char *owner,
+                    GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (owner == NULL || pp_store_owner_is_valid (owner),
+                        FALSE);
+  g_mutex_lock (&self->lock);
+  ok = set_or_remove (self, address, KEY_OWNER, owner, error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+char **
+pp_store_list_owned (PpStore *self)
+{
+  return list_with (self, KEY_OWNER);
+}
+
+gboolean
+pp_store_get_persistent (PpStore *self, const char *address)
+{
+  gboolean persistent;
+
+  g_mutex_lock (&self->lock);
+  persistent
+      = g_key_file_has_key (self->records, address, KEY_PERSISTENT, NULL);
+  g_mutex_unlock (&self->lock);
+  return persistent;
+}
+
+gboolean
+pp_store_set_persistent (PpStore *self,
+                         const char *address,
+                         gboolean persistent,
+                         GError **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  ok = set_or_remove (self, address, KEY_PERSISTENT, persistent ? "true" : NULL,
+                      error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+char **
+pp_store_list_persistent (PpStore *self)
+{
+  return list_with (self, KEY_PERSISTENT);
 }

@@ -22,6 +22,10 @@
 #define AUDIO "0000:01:00.1"
 #define ROOT_PORT "0000:00:01.0"
 
+#define STATE_HEADER                                                           \
+  "# pcipassd state: see the README, \"The state file\".\n[pcipassd]\n"        \
+  "version=2\n"
+
 static UMockdevTestbed *testbed;
 
 typedef struct
@@ -213,6 +217,14 @@ read_records (Fixture *fx)
 
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return g_strdup ("");
+  /* The records without the version header every save starts with. */
+  if (g_str_has_prefix (contents, STATE_HEADER))
+    {
+      char *records = g_strdup (contents + strlen (STATE_HEADER)
+                                + (contents[strlen (STATE_HEADER)] == '\n'));
+      g_free (contents);
+      return records;
+    }
   return contents;
 }
 

@@ -6,6 +6,7 @@
 
 #include "pp-store.h"
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -63,12 +64,23 @@ list_dir (Fixture *fx)
   return g_strjoinv (" ", (char **) names->pdata);
 }
 
-/* Every record as "addr=driver/override[/pending]", space-separated. */
+/* Every record as "addr=driver/override[/pending]", then every lease as
+ * "addr@owner" and every persistent binding as "addr+", space-separated. */
 static char *
 describe (PpStore *store)
 {
   g_auto (GStrv) list = pp_store_list (store);
+  g_auto (GStrv) owned = pp_store_list_owned (store);
+  g_auto (GStrv) persistent = pp_store_list_persistent (store);
   g_autoptr (GString) out = g_string_new (NULL);
+
+  for (char **a = owned; *a != NULL; a++)
+    {
+      g_autofree char *owner = pp_store_get_owner (store, *a);
+
+      g_assert_nonnull (owner);
+      g_assert_true (pp_store_owner_is_valid (owner));
+    }
 
   for (char **a = list; *a != NULL; a++)
     {
@@ -80,6 +92,17 @@ describe (PpStore *store)
       g_string_append_printf (out, "%s%s=%s/%s%s%s", out->len ? " " : "", *a,
                               driver, override, pending ? "/" : "",
                               pending ? pending : "");
+    }
+  for (char **a = owned; *a != NULL; a++)
+    {
+      g_autofree char *owner = pp_store_get_owner (store, *a);
+
+      g_string_append_printf (out, "%s%s@%s", out->len ? " " : "", *a, owner);
+    }
+  for (char **a = persistent; *a != NULL; a++)
+    {
+      g_assert_true (pp_store_get_persistent (store, *a));
+      g_string_append_printf (out, "%s%s+", out->len ? " " : "", *a);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
@@ -147,6 +170,126 @@ test_round_trip (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (text, ==, PP_STORE_FILE);
 }
 
+static void
+test_leases (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PpStore) store = pp_store_new (fx->dir, &error);
+  g_autoptr (PpStore) reloaded = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *contents = NULL;
+  const PpRecord gpu[] = { { "0000:01:00.0", "nvidia", "" } };
+  const char *const addresses[] = { "0000:01:00.0", NULL };
+
+  g_assert_no_error (error);
+  g_assert_true (pp_store_set_owner (store, "0000:01:00.0", "vm-1", &error));
+  g_assert_true (
+      pp_store_set_owner (store, "0000:af:00.0", "k8s/ns/pod:1", &error));
+  g_assert_true (pp_store_set_persistent (store, "0000:01:00.0", TRUE, &error));
+  g_assert_true (pp_store_begin (store, PP_STORE_PENDING_BIND, gpu, 1, &error));
+  g_assert_true (pp_store_end (store, addresses, &error));
+  g_assert_no_error (error);
+
+  /* Version 2, with its header first. */
+  g_assert_true (g_file_get_contents (fx->file, &contents, NULL, NULL));
+  g_assert_true (g_str_has_prefix (
+      contents, "# pcipassd state: see the README, \"The state file\".\n"
+                "[pcipassd]\nversion=2\n"));
+
+  reloaded = pp_store_new (fx->dir, &error);
+  g_assert_no_error (error);
+  text = describe (reloaded);
+  g_assert_cmpstr (
+      text, ==,
+      "0000:01:00.0=nvidia/ 0000:01:00.0@vm-1 0000:af:00.0@k8s/ns/pod:1 "
+      "0000:01:00.0+");
+  g_clear_pointer (&text, g_free);
+  g_clear_object (&reloaded);
+
+  /* Giving the device back keeps the lease and the persistence. */
+  g_assert_true (pp_store_remove (store, "0000:01:00.0", &error));
+  g_assert_true (pp_store_set_owner (store, "0000:af:00.0", NULL, &error));
+  reloaded = pp_store_new (fx->dir, &error);
+  text = describe (reloaded);
+  g_assert_cmpstr (text, ==, "0000:01:00.0@vm-1 0000:01:00.0+");
+}
+
+static void
+test_version_1 (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PpStore) store = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *names = NULL;
+
+  /* What pcipassd wrote before format 2: read as it is, nothing aside. */
+  write_file (fx,
+              "[0000:01:00.0]\ndriver=nvidia\ndriver-override=\n"
+              "pending=bind\n",
+              -1);
+  store = pp_store_new (fx->dir, &error);
+  g_assert_no_error (error);
+  text = describe (store);
+  g_assert_cmpstr (text, ==, "0000:01:00.0=nvidia//bind");
+  names = list_dir (fx);
+  g_assert_cmpstr (names, ==, PP_STORE_FILE);
+}
+
+static void
+test_newer_version (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PpStore) store = NULL;
+  g_autofree char *names = NULL;
+  g_autofree char *contents = NULL;
+  const char *newer = "[pcipassd]\nversion=3\n[0000:01:00.0]\ndriver=nvidia\n"
+                      "colour=blue\n";
+
+  /* Refused, named, and left exactly as it is for the daemon that
+   * wrote it. */
+  write_file (fx, newer, -1);
+  store = pp_store_new (fx->dir, &error);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_assert_nonnull (strstr (error->message, fx->file));
+  g_assert_nonnull (strstr (error->message, "format version 3, newer than "
+                                            "this pcipassd reads (2)"));
+  names = list_dir (fx);
+  g_assert_cmpstr (names, ==, PP_STORE_FILE);
+  g_assert_true (g_file_get_contents (fx->file, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, newer);
+}
+
+static void
+test_unreadable (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PpStore) store = NULL;
+  g_autofree char *names = NULL;
+  g_autofree char *glob = NULL;
+
+  /* A directory where the file should be cannot be read; it is moved
+   * aside rather than replaced by the next save. */
+  g_assert_cmpint (g_mkdir (fx->file, 0700), ==, 0);
+  glob = g_strdup_printf ("%s:*starting with no records (the file is moved "
+                          "aside to %s.bad-*",
+                          fx->file, fx->file);
+  g_test_expect_message (NULL, G_LOG_LEVEL_WARNING, glob);
+  store = pp_store_new (fx->dir, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_true (pp_store_set_owner (store, "0000:01:00.0", "vm-1", &error));
+  names = list_dir (fx);
+  g_assert_true (
+      g_str_has_prefix (names, PP_STORE_FILE " " PP_STORE_FILE ".bad-"));
+  {
+    g_autofree char *aside
+        = g_build_filename (fx->dir, strchr (names, ' ') + 1, NULL);
+    g_assert_true (g_file_test (aside, G_FILE_TEST_IS_DIR));
+    g_rmdir (aside);
+  }
+}
+
 typedef struct
 {
   const char *name;
@@ -192,6 +335,20 @@ static const BadCase bad_cases[] = {
     "*line 3: driver given twice*", "" },
   { "not-key-value", "[0000:01:00.0]\ndriver=nvidia\njunk\n", -1,
     "*line 3: not a \"key=value\" line*", "" },
+  /* Format 2: leases and persistent bindings. */
+  { "bad-owner", "[0000:01:00.0]\nowner=vm 1\n[0000:02:00.0]\nowner=vm-2\n", -1,
+    "*line 2: owner \"vm 1\" is not an owner name*", "0000:02:00.0@vm-2" },
+  { "bad-persistent", "[pcipassd]\nversion=2\n[0000:01:00.0]\npersistent=yes\n",
+    -1, "*line 4: persistent is \"yes\", not true*", "" },
+  { "override-without-driver",
+    "[0000:01:00.0]\ndriver-override=vfio-pci\nowner=vm-1\n", -1,
+    "*line 1: no driver*", "" },
+  { "bad-version", "[pcipassd]\nversion=two\n[0000:01:00.0]\ndriver=igb\n", -1,
+    "*line 2: not \"version=N\", the only key of the header*", "" },
+  { "no-version", "[pcipassd]\n[0000:01:00.0]\ndriver=igb\n", -1,
+    "*line 2: [pcipassd] has no version*", "" },
+  { "late-header", "[0000:01:00.0]\ndriver=igb\n[pcipassd]\nversion=2\n", -1,
+    "*line 3: [pcipassd] is not the first group*", "" },
   /* Not a state file at all: nothing is kept, nothing is lost. */
   { "truncated-header", "[0000:01:00.0\ndriver=nvidia\n", -1,
     "*line 1: not a \"[address]\" line*", "" },
@@ -270,8 +427,14 @@ static const char *const writer_states[] = {
   "",
   "0000:01:00.0=nvidia//bind 0000:01:00.1=snd_hda_intel//bind",
   "0000:01:00.0=nvidia/ 0000:01:00.1=snd_hda_intel/",
-  "0000:01:00.0=nvidia//unbind 0000:01:00.1=snd_hda_intel//unbind",
-  "0000:01:00.1=snd_hda_intel//unbind",
+  "0000:01:00.0=nvidia/ 0000:01:00.1=snd_hda_intel/ 0000:01:00.0@vm-1",
+  "0000:01:00.0=nvidia/ 0000:01:00.1=snd_hda_intel/ 0000:01:00.0@vm-1 "
+  "0000:01:00.0+",
+  "0000:01:00.0=nvidia//unbind 0000:01:00.1=snd_hda_intel//unbind "
+  "0000:01:00.0@vm-1 0000:01:00.0+",
+  "0000:01:00.1=snd_hda_intel//unbind 0000:01:00.0@vm-1 0000:01:00.0+",
+  "0000:01:00.0@vm-1 0000:01:00.0+",
+  "0000:01:00.0+",
   "",
   NULL,
 };
@@ -288,9 +451,15 @@ run_writer (void)
 
   g_assert_true (pp_store_begin (store, PP_STORE_PENDING_BIND, gpu, 2, NULL));
   g_assert_true (pp_store_end (store, addresses, NULL));
+  g_assert_true (pp_store_set_owner (store, "0000:01:00.0", "vm-1", NULL));
+  /* Saying it again saves nothing: no kill point. */
+  g_assert_true (pp_store_set_owner (store, "0000:01:00.0", "vm-1", NULL));
+  g_assert_true (pp_store_set_persistent (store, "0000:01:00.0", TRUE, NULL));
   g_assert_true (pp_store_begin (store, PP_STORE_PENDING_UNBIND, gpu, 2, NULL));
   g_assert_true (pp_store_remove (store, "0000:01:00.0", NULL));
   g_assert_true (pp_store_remove (store, "0000:01:00.1", NULL));
+  g_assert_true (pp_store_set_owner (store, "0000:01:00.0", NULL, NULL));
+  g_assert_true (pp_store_set_persistent (store, "0000:01:00.0", FALSE, NULL));
 }
 
 static void
@@ -305,9 +474,9 @@ test_killed_while_saving (Fixture *fx, gconstpointer data)
     }
 
   g_setenv ("PP_STORE_DIR", fx->dir, TRUE);
-  /* Two kill points a save (temporary written; renamed), five saves: the
-   * eleventh run gets through. */
-  for (guint at = 1; survived == 0 && at <= 20; at++)
+  /* Two kill points a save (temporary written; renamed), nine saves: the
+   * nineteenth run gets through. */
+  for (guint at = 1; survived == 0 && at <= 30; at++)
     {
       g_autofree char *n = g_strdup_printf ("%u", at);
       g_autoptr (PpStore) store = NULL;
@@ -339,7 +508,7 @@ test_killed_while_saving (Fixture *fx, gconstpointer data)
       g_assert_cmpstr (names, ==, at == 1 ? "" : PP_STORE_FILE);
     }
   g_unsetenv ("PP_STORE_DIR");
-  g_assert_cmpuint (survived, ==, 11);
+  g_assert_cmpuint (survived, ==, 19);
 }
 
 int
@@ -352,6 +521,10 @@ main (int argc, char **argv)
 
   ADD ("/store/round-trip", NULL, test_round_trip);
   ADD ("/store/stale-temporaries", NULL, test_stale_temporaries);
+  ADD ("/store/leases", NULL, test_leases);
+  ADD ("/store/version-1", NULL, test_version_1);
+  ADD ("/store/newer-version", NULL, test_newer_version);
+  ADD ("/store/unreadable", NULL, test_unreadable);
   ADD ("/store/killed-while-saving", NULL, test_killed_while_saving);
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
     {
