@@ -13,6 +13,7 @@ struct _PpDaemon
   PpKernel *kernel;
   PpStore *store;
   PpBinder *binder;
+  PpLeases *leases;
   PpExporter *exporter;
 };
 
@@ -30,6 +31,7 @@ pp_daemon_dispose (GObject *object)
   g_clear_object (&self->monitor);
   g_clear_object (&self->exporter);
   g_clear_object (&self->binder);
+  g_clear_object (&self->leases);
   g_clear_object (&self->store);
   g_clear_object (&self->kernel);
   g_clear_object (&self->registry);
@@ -116,7 +118,8 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
   self->kernel = pp_kernel_new (options->read_only, options->step_timeout_ms);
   self->binder = pp_binder_new (self->registry, self->kernel, self->store);
   pp_binder_reconcile (self->binder);
-  self->exporter = pp_exporter_new (self->registry, self->binder,
+  self->leases = pp_leases_new (self->registry, self->store);
+  self->exporter = pp_exporter_new (self->registry, self->binder, self->leases,
                                     options->proc_dir, options->dev_dir);
   g_signal_connect (self->monitor, "burst-begin", G_CALLBACK (on_burst_begin),
                     self);

@@ -26,6 +26,8 @@ struct _PpExporter
 
   PpRegistry *registry;
   PpBinder *binder;
+  PpLeases *leases;
+  GHashTable *tie_watches; /* unique bus name -> watch id */
   PpAuth *auth;
   PpHostPaths paths;
   char *proc_dir;
@@ -43,6 +45,7 @@ typedef struct
   GDBusMethodInvocation *invocation;
   PpOperation op;
   char *address;
+  char *owner; /* the lease holder the caller acts for, or NULL */
 } Call;
 
 static void
@@ -51,6 +54,7 @@ call_free (Call *call)
   g_object_unref (call->exporter);
   g_object_unref (call->invocation);
   g_free (call->address);
+  g_free (call->owner);
   g_free (call);
 }
 
@@ -88,14 +92,21 @@ allows_interaction (GDBusMethodInvocation *invocation)
 }
 
 static const PpOptionSpec bind_options[] = {
-  { "group", "b" },
-  { "force", "b" },
-  { "dry_run", "b" },
-  { NULL, NULL },
+  { "group", "b" }, { "force", "b" }, { "dry_run", "b" },
+  { "owner", "s" }, { NULL, NULL },
 };
 static const PpOptionSpec unbind_options[] = {
   { "group", "b" },
   { "dry_run", "b" },
+  { "owner", "s" },
+  { NULL, NULL },
+};
+static const PpOptionSpec reserve_options[] = {
+  { "tied_to_caller", "b" },
+  { NULL, NULL },
+};
+static const PpOptionSpec release_options[] = {
+  { "owner", "s" },
   { NULL, NULL },
 };
 static const PpOptionSpec config_options[] = {
@@ -109,6 +120,26 @@ static const PpOptionSpec host_options[] = {
   { NULL, NULL },
 };
 static const PpOptionSpec no_options[] = { { NULL, NULL } };
+
+/* Reserved unless @address and every device of @plan are free or
+ * @owner's. */
+static gboolean
+check_plan_leases (PpExporter *self,
+                   const char *address,
+                   GPtrArray *plan,
+                   const char *owner,
+                   GError **error)
+{
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
+
+  g_ptr_array_add (addresses, (gpointer) address);
+  for (guint i = 0; i < plan->len; i++)
+    g_ptr_array_add (addresses,
+                     ((PpStep *) g_ptr_array_index (plan, i))->address);
+  g_ptr_array_add (addresses, NULL);
+  return pp_leases_check (self->leases, (const char *const *) addresses->pdata,
+                          owner, error);
+}
 
 static void
 on_run_done (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -166,6 +197,13 @@ on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
       return_error (call, error);
       return;
     }
+  /* Someone may have leased a device of the plan meanwhile. */
+  if (!check_plan_leases (call->exporter, call->address, plan, call->owner,
+                          &error))
+    {
+      return_error (call, error);
+      return;
+    }
   /* Arguments are evaluated in any order: take what is needed from the
    * call before handing it over. */
   binder = call->exporter->binder;
@@ -211,6 +249,9 @@ handle_operation (PpExporter *self,
   plan = pp_binder_plan (self->binder, op, device,
                          pp_options_get_bool (values, "group", TRUE), &error);
   if (plan == NULL)
+    goto fail;
+  call->owner = g_strdup (pp_options_get_string (values, "owner"));
+  if (!check_plan_leases (self, address, plan, call->owner, &error))
     goto fail;
 
   if (op == PP_OPERATION_BIND)
@@ -447,6 +488,224 @@ on_handle_validate_config (PpDbusManager *iface,
   return TRUE;
 }
 
+/* A Reserve or Release waiting for polkit. */
+typedef struct
+{
+  PpExporter *exporter;
+  GDBusMethodInvocation *invocation;
+  char *address;
+  char *owner; /* Reserve: the new holder; Release: the one authorized */
+  char *tie;   /* Reserve with tied_to_caller: the caller's name */
+  gboolean reserve;
+} LeaseCall;
+
+static void
+lease_call_free (LeaseCall *call)
+{
+  g_object_unref (call->exporter);
+  g_object_unref (call->invocation);
+  g_free (call->address);
+  g_free (call->owner);
+  g_free (call->tie);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LeaseCall, lease_call_free)
+
+static void
+on_tie_vanished (GDBusConnection *connection,
+                 const char *name,
+                 gpointer user_data)
+{
+  PpExporter *self = user_data;
+  guint n = pp_leases_release_tied (self->leases, name);
+
+  g_debug ("%s left the bus: %u tied leases released", name, n);
+  /* Unwatches it. */
+  g_hash_table_remove (self->tie_watches, name);
+}
+
+/* Releases @name's tied leases when it leaves the bus (at once, if it
+ * already has). */
+static void
+watch_tie (PpExporter *self, GDBusConnection *connection, const char *name)
+{
+  guint id;
+
+  if (g_hash_table_contains (self->tie_watches, name))
+    return;
+  id = g_bus_watch_name_on_connection (connection, name,
+                                       G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
+                                       on_tie_vanished, self, NULL);
+  g_hash_table_insert (self->tie_watches, g_strdup (name),
+                       GUINT_TO_POINTER (id));
+}
+
+static void
+on_lease_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (LeaseCall) call = user_data;
+  PpExporter *self = call->exporter;
+  g_autoptr (GError) error = NULL;
+  const char *holder;
+
+  if (!pp_auth_check_finish (PP_AUTH (source), result, &error))
+    goto fail;
+  if (pp_registry_lookup (self->registry, call->address) == NULL)
+    {
+      g_set_error (&error, PP_ERROR, PP_ERROR_NOT_FOUND, "%s is gone",
+                   call->address);
+      goto fail;
+    }
+
+  if (call->reserve)
+    {
+      /* Another caller may have won the device meanwhile: Reserved. */
+      if (!pp_leases_reserve (self->leases, call->address, call->owner,
+                              call->tie, &error))
+        goto fail;
+      if (call->tie != NULL)
+        watch_tie (self,
+                   g_dbus_method_invocation_get_connection (call->invocation),
+                   call->tie);
+    }
+  else
+    {
+      /* What was authorized is the release of this holder's lease. */
+      holder = pp_leases_get_owner (self->leases, call->address);
+      if (holder != NULL && !g_str_equal (holder, call->owner))
+        {
+          g_set_error (&error, PP_ERROR, PP_ERROR_RESERVED,
+                       "%s is leased to %s now", call->address, holder);
+          goto fail;
+        }
+      if (!pp_leases_release (self->leases, call->address, &error))
+        goto fail;
+    }
+  g_dbus_method_invocation_return_value (call->invocation, NULL);
+  return;
+
+fail:
+  g_dbus_method_invocation_return_gerror (call->invocation, error);
+}
+
+/* A short, printable form of a string from a caller, for messages. */
+static char *
+shown (const char *text)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (const char *p = text; *p != '\0' && out->len < 64; p++)
+    if (g_ascii_isprint (*p))
+      g_string_append_c (out, *p);
+    else
+      g_string_append_printf (out, "\\x%02x", (guchar) *p);
+  if (strlen (text) > 64)
+    g_string_append (out, "...");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static void
+handle_lease (PpExporter *self,
+              GDBusMethodInvocation *invocation,
+              PpDevice *device,
+              gboolean reserve,
+              GVariant *parameters)
+{
+  g_autoptr (LeaseCall) call = g_new0 (LeaseCall, 1);
+  g_autoptr (GVariant) options = NULL;
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GHashTable) details = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *what = NULL;
+  const char *address = pp_device_get_address (device);
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  const char *holder = pp_leases_get_owner (self->leases, address);
+  const char *action;
+
+  call->exporter = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  call->address = g_strdup (address);
+  call->reserve = reserve;
+
+  options = g_variant_get_child_value (parameters, reserve ? 1 : 0);
+  values = pp_options_parse (
+      options, reserve ? reserve_options : release_options, &error);
+  if (values == NULL)
+    goto fail;
+
+  if (reserve)
+    {
+      g_variant_get_child (parameters, 0, "s", &call->owner);
+      if (!pp_store_owner_is_valid (call->owner))
+        {
+          g_autofree char *text = shown (call->owner);
+          g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                       "owner \"%s\" is not 1 to %u of A-Z a-z 0-9 . _ : @ "
+                       "/ + -",
+                       text, PP_STORE_MAX_OWNER);
+          goto fail;
+        }
+      if (pp_options_get_bool (values, "tied_to_caller", FALSE))
+        call->tie = g_strdup (sender);
+      if (holder != NULL && !g_str_equal (holder, call->owner))
+        {
+          g_set_error (&error, PP_ERROR, PP_ERROR_RESERVED,
+                       "%s is leased to %s", address, holder);
+          goto fail;
+        }
+      /* Nothing to change: nothing to authorize. */
+      if (holder != NULL
+          && g_strcmp0 (pp_leases_get_tie (self->leases, address), call->tie)
+                 == 0)
+        {
+          g_dbus_method_invocation_return_value (invocation, NULL);
+          return;
+        }
+      action = PP_ACTION_RESERVE;
+      what = g_strdup_printf ("reserve %s for %s", address, call->owner);
+    }
+  else
+    {
+      const char *claimed = pp_options_get_string (values, "owner");
+
+      if (holder == NULL)
+        {
+          g_dbus_method_invocation_return_value (invocation, NULL);
+          return;
+        }
+      if (claimed != NULL && !g_str_equal (claimed, holder))
+        {
+          g_set_error (&error, PP_ERROR, PP_ERROR_RESERVED,
+                       "%s is leased to %s, not to the owner given", address,
+                       holder);
+          goto fail;
+        }
+      call->owner = g_strdup (holder);
+      /* Ending someone else's lease is managing the service. */
+      action = claimed != NULL ? PP_ACTION_RESERVE : PP_ACTION_MANAGE;
+      what
+          = g_strdup_printf ("end the lease of %s held by %s", address, holder);
+    }
+
+  g_hash_table_insert (details, "device", (gpointer) address);
+  g_hash_table_insert (details, "vendor",
+                       (gpointer) pp_device_get_vendor_name (device));
+  g_hash_table_insert (details, "name",
+                       *pp_device_get_device_name (device) != '\0'
+                           ? (gpointer) pp_device_get_device_name (device)
+                           : (gpointer) "PCI device");
+  g_hash_table_insert (details, "owner", call->owner);
+  g_hash_table_insert (details, "what", what);
+  pp_auth_check_async (self->auth, sender, allows_interaction (invocation),
+                       action, details, on_lease_authorized,
+                       g_steal_pointer (&call));
+  return;
+
+fail:
+  g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
 /* A method call on a device object, from PpObjectTree. */
 static void
 on_device_method (PpDevice *device,
@@ -456,9 +715,16 @@ on_device_method (PpDevice *device,
                   gpointer user_data)
 {
   PpExporter *self = user_data;
-  g_autoptr (GVariant) options = g_variant_get_child_value (parameters, 0);
+  g_autoptr (GVariant) options = NULL;
   const char *address = pp_device_get_address (device);
 
+  if (g_str_equal (method, "Reserve") || g_str_equal (method, "Release"))
+    {
+      handle_lease (self, invocation, device, g_str_equal (method, "Reserve"),
+                    parameters);
+      return;
+    }
+  options = g_variant_get_child_value (parameters, 0);
   if (g_str_equal (method, "Bind"))
     handle_operation (self, invocation, PP_OPERATION_BIND, address, options);
   else if (g_str_equal (method, "Unbind"))
@@ -539,6 +805,27 @@ on_changes_done (PpRegistry *registry, gpointer user_data)
 }
 
 static void
+publish_leases (PpExporter *self)
+{
+  g_autoptr (GHashTable) all = pp_leases_get_all (self->leases);
+  g_autoptr (GList) addresses = g_hash_table_get_keys (all);
+  GVariantBuilder builder;
+
+  addresses = g_list_sort (addresses, (GCompareFunc) pp_address_str_compare);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ss}"));
+  for (GList *l = addresses; l != NULL; l = l->next)
+    g_variant_builder_add (&builder, "{ss}", l->data,
+                           g_hash_table_lookup (all, l->data));
+  pp_dbus_manager_set_leases (self->manager, g_variant_builder_end (&builder));
+}
+
+static void
+on_leases_changed (PpLeases *leases, gpointer user_data)
+{
+  publish_leases (user_data);
+}
+
+static void
 on_catalog_loaded (PpRegistry *registry, gpointer user_data)
 {
   PpExporter *self = user_data;
@@ -569,6 +856,9 @@ export_manager (PpExporter *self)
   pp_dbus_manager_set_catalog_error (
       iface, pp_registry_get_catalog_error (self->registry));
   publish_resources (self);
+  publish_leases (self);
+  g_signal_connect_object (self->leases, "changed",
+                           G_CALLBACK (on_leases_changed), self, 0);
   g_signal_connect_object (self->registry, "changes-done",
                            G_CALLBACK (on_changes_done), self, 0);
   g_signal_connect_object (self->registry, "catalog-loaded",
@@ -623,7 +913,9 @@ pp_exporter_dispose (GObject *object)
     pp_exporter_unexport (self);
   g_clear_object (&self->registry);
   g_clear_object (&self->binder);
+  g_clear_object (&self->leases);
   g_clear_object (&self->auth);
+  g_clear_pointer (&self->tie_watches, g_hash_table_unref);
   g_clear_pointer (&self->limits, pp_limits_free);
   g_clear_object (&self->manager);
   g_clear_pointer (&self->proc_dir, g_free);
@@ -638,13 +930,22 @@ pp_exporter_class_init (PpExporterClass *klass)
 }
 
 static void
+unwatch (gpointer id)
+{
+  g_bus_unwatch_name (GPOINTER_TO_UINT (id));
+}
+
+static void
 pp_exporter_init (PpExporter *self)
 {
+  self->tie_watches
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, unwatch);
 }
 
 PpExporter *
 pp_exporter_new (PpRegistry *registry,
                  PpBinder *binder,
+                 PpLeases *leases,
                  const char *proc_dir,
                  const char *dev_dir)
 {
@@ -656,6 +957,7 @@ pp_exporter_new (PpRegistry *registry,
   self->paths.dev_dir = self->dev_dir;
   self->registry = g_object_ref (registry);
   self->binder = g_object_ref (binder);
+  self->leases = g_object_ref (leases);
   self->auth = pp_auth_new ();
   return self;
 }

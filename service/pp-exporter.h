@@ -9,6 +9,7 @@
 #pragma once
 
 #include "pp-binder.h"
+#include "pp-leases.h"
 #include "pp-registry.h"
 
 #include <gio/gio.h>
@@ -22,6 +23,7 @@ G_DECLARE_FINAL_TYPE (PpExporter, pp_exporter, PP, EXPORTER, GObject)
  * look, for tests where a testbed cannot hide the real ones. */
 PpExporter *pp_exporter_new (PpRegistry *registry,
                              PpBinder *binder,
+                             PpLeases *leases,
                              const char *proc_dir,
                              const char *dev_dir);
 

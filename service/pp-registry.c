@@ -32,6 +32,7 @@ struct _PpRegistry
 
 enum
 {
+  SIGNAL_DEVICE_CREATED,
   SIGNAL_DEVICE_ADDED,
   SIGNAL_DEVICE_REMOVED,
   SIGNAL_CHANGES_DONE,
@@ -66,6 +67,12 @@ pp_registry_class_init (PpRegistryClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = pp_registry_finalize;
 
+  /* Emitted as a device enters the registry, before its group is known
+   * and long before it is announced: where other parts of the model give
+   * it what they know of its address (a lease, a persistent binding). */
+  signals[SIGNAL_DEVICE_CREATED] = g_signal_new (
+      "device-created", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+      NULL, NULL, G_TYPE_NONE, 1, PP_TYPE_DEVICE);
   /* Emitted once a device is complete: properties and group set. */
   signals[SIGNAL_DEVICE_ADDED] = g_signal_new (
       "device-added", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
@@ -143,6 +150,7 @@ add_device (PpRegistry *self, const PpSysfsDevice *info)
   PpDevice *device = create_device (self, info);
 
   apply_catalog (self, device);
+  g_signal_emit (self, signals[SIGNAL_DEVICE_CREATED], 0, device);
   g_hash_table_insert (self->devices, (gpointer) pp_device_get_address (device),
                        device);
   pp_iommu_groups_add (self->groups, device);

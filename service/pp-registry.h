@@ -3,7 +3,8 @@
  * The model's root: it reads sysfs through PpSysfs, names devices from
  * the hardware database, and keeps the IOMMU group table current.  It
  * knows nothing of D-Bus; exporters follow its "device-added",
- * "device-removed" and "changes-done" signals.
+ * "device-removed" and "changes-done" signals, and the model's other
+ * parts give each new device what they know with "device-created".
  */
 #pragma once
 

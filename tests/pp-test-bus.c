@@ -514,6 +514,51 @@ pp_test_bus_wait_property (PpTestBus *tb,
   g_dbus_connection_signal_unsubscribe (tb->connection, sub);
 }
 
+static gboolean
+device_present (PpTestBus *tb, const char *path)
+{
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      tb->connection, "io.github.pcipassd", path,
+      "org.freedesktop.DBus.Properties", "Get",
+      g_variant_new ("(ss)", "io.github.pcipassd1.Device", "Address"), NULL,
+      G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+
+  return reply != NULL;
+}
+
+void
+pp_test_bus_wait_device (PpTestBus *tb, const char *address, gboolean present)
+{
+  g_autofree char *path = pp_address_to_object_path (address);
+  gboolean timed_out = FALSE;
+  guint signals = 0;
+  guint seen = G_MAXUINT;
+  guint sub;
+  guint timeout;
+
+  sub = g_dbus_connection_signal_subscribe (
+      tb->connection, NULL, "org.freedesktop.DBus.ObjectManager", NULL,
+      "/io/github/pcipassd", NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_any_signal,
+      &signals, NULL);
+  timeout
+      = g_timeout_add_seconds (PP_TEST_TIMEOUT, on_wait_timeout, &timed_out);
+  for (;;)
+    {
+      if (seen != signals)
+        {
+          seen = signals;
+          if (device_present (tb, path) == present)
+            break;
+        }
+      if (timed_out)
+        g_error ("%s is %s after %d s", address,
+                 present ? "still not there" : "still there", PP_TEST_TIMEOUT);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_source_remove (timeout);
+  g_dbus_connection_signal_unsubscribe (tb->connection, sub);
+}
+
 void
 pp_test_assert_remote_error (const GError *error, const char *name)
 {

@@ -85,6 +85,11 @@ void pp_test_bus_wait_property (PpTestBus *tb,
                                 const char *name,
                                 const char *expected);
 
+/* Waits until the device at @address is published (@present) or not,
+ * following InterfacesAdded and InterfacesRemoved; asserts on timeout. */
+void
+pp_test_bus_wait_device (PpTestBus *tb, const char *address, gboolean present);
+
 /* Asserts @error is the D-Bus error @name (a remote error's name). */
 void pp_test_assert_remote_error (const GError *error, const char *name);
 

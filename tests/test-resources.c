@@ -11,6 +11,7 @@
 
 #include <glib/gstdio.h>
 #include <signal.h>
+#include <string.h>
 
 #define MANAGER_IFACE "io.github.pcipassd1.Manager"
 #define MANAGER_PATH "/io/github/pcipassd/manager"
@@ -44,6 +45,7 @@ typedef struct
   char *state_dir;
   char *catalog;
   char *log;
+  char *added_owner; /* Owner in the last InterfacesAdded */
 } Fixture;
 
 static void
@@ -104,6 +106,7 @@ fixture_teardown (Fixture *fx, gconstpointer data)
   g_free (fx->state_dir);
   g_free (fx->catalog);
   g_free (fx->log);
+  g_free (fx->added_owner);
 }
 
 static char *
@@ -298,6 +301,382 @@ test_reload (Fixture *fx, gconstpointer data)
   }
 }
 
+/* ---- leases ---- */
+
+#define DEVICE_IFACE "io.github.pcipassd1.Device"
+/* server.topo: the ConnectX-5's second port, alone in group 82. */
+#define CX5_1 "0000:af:00.1"
+
+static GVariant *
+call_on (GDBusConnection *connection,
+         const char *address,
+         const char *method,
+         GVariant *parameters,
+         GError **error)
+{
+  g_autofree char *path = pp_address_to_object_path (address);
+
+  return g_dbus_connection_call_sync (connection, "io.github.pcipassd", path,
+                                      DEVICE_IFACE, method, parameters, NULL,
+                                      G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+}
+
+static gboolean
+reserve_on (GDBusConnection *connection,
+            const char *address,
+            const char *owner,
+            const char *options,
+            GError **error)
+{
+  g_autoptr (GVariant) reply = call_on (
+      connection, address, "Reserve",
+      g_variant_new ("(s@a{sv})", owner,
+                     pp_test_options (options != NULL ? options : "{}")),
+      error);
+
+  return reply != NULL;
+}
+
+static gboolean
+reserve (Fixture *fx, const char *address, const char *owner, GError **error)
+{
+  return reserve_on (fx->bus->connection, address, owner, NULL, error);
+}
+
+static gboolean
+release (Fixture *fx, const char *address, const char *options, GError **error)
+{
+  g_autoptr (GVariant) reply = call_on (
+      fx->bus->connection, address, "Release",
+      g_variant_new ("(@a{sv})",
+                     pp_test_options (options != NULL ? options : "{}")),
+      error);
+
+  return reply != NULL;
+}
+
+static gboolean
+bind (Fixture *fx, const char *address, const char *options, GError **error)
+{
+  g_autoptr (GVariant) reply = call_on (
+      fx->bus->connection, address, "Bind",
+      g_variant_new ("(@a{sv})",
+                     pp_test_options (options != NULL ? options : "{}")),
+      error);
+
+  return reply != NULL;
+}
+
+static void
+allow2 (Fixture *fx, const char *action1, const char *action2)
+{
+  const char *const actions[] = { action1, action2, NULL };
+
+  pp_test_bus_set_allowed (fx->bus, actions);
+}
+
+static void
+expect_error (gboolean ok, GError **error, const char *name)
+{
+  g_assert_false (ok);
+  pp_test_assert_remote_error (*error, name);
+  g_clear_error (error);
+}
+
+#define RESERVED "io.github.pcipassd.Error.Reserved"
+#define NOT_AUTHORIZED "io.github.pcipassd.Error.NotAuthorized"
+#define INVALID_ARGS "org.freedesktop.DBus.Error.InvalidArgs"
+
+static void
+test_reserve_release (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log = NULL;
+
+  /* Denied: nothing leased. */
+  expect_error (reserve (fx, GPU0, "vm-1", &error), &error, NOT_AUTHORIZED);
+  assert_property (fx, GPU0, "Owner", "''");
+
+  allow (fx, "io.github.pcipassd.reserve");
+  g_assert_true (reserve (fx, GPU0, "vm-1", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU0, "Owner", "'vm-1'");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 1)}");
+  assert_manager (fx, "Leases", "{'0000:1a:00.0': 'vm-1'}");
+  /* The prompt can name the owner. */
+  log = pp_test_bus_polkit_log (fx->bus);
+  g_assert_nonnull (strstr (log, "vm-1"));
+
+  /* Again for the same owner: fine; for another: Reserved. */
+  g_assert_true (reserve (fx, GPU0, "vm-1", &error));
+  expect_error (reserve (fx, GPU0, "vm-2", &error), &error, RESERVED);
+  /* Bad owners never reach polkit. */
+  expect_error (reserve (fx, GPU1, "", &error), &error, INVALID_ARGS);
+  expect_error (reserve (fx, GPU1, "vm 1", &error), &error, INVALID_ARGS);
+  expect_error (reserve_on (fx->bus->connection, GPU1, "vm-1",
+                            "{'tied': <true>}", &error),
+                &error, INVALID_ARGS);
+
+  /* Bind and Unbind of the leased device, or of its group, are the
+   * holder's alone. */
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+  expect_error (bind (fx, GPU0, NULL, &error), &error, RESERVED);
+  expect_error (bind (fx, GPU0, "{'owner': <'vm-2'>}", &error), &error,
+                RESERVED);
+  expect_error (bind (fx, GPU1, NULL, &error), &error, RESERVED);
+  expect_error (bind (fx, GPU0, "{'dry_run': <true>}", &error), &error,
+                RESERVED);
+  g_assert_true (bind (fx, GPU1, "{'owner': <'vm-1'>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU0, "Driver", "'vfio-pci'");
+  /* Leases survive what binding does. */
+  assert_property (fx, GPU0, "Owner", "'vm-1'");
+  {
+    g_autoptr (GVariant) reply = call_on (
+        fx->bus->connection, GPU0, "Unbind",
+        g_variant_new ("(@a{sv})", pp_test_options ("{'owner': <'vm-2'>}")),
+        &error);
+    expect_error (reply != NULL, &error, RESERVED);
+  }
+
+  /* Release: naming someone else is Reserved; naming nobody is managing
+   * (denied here); naming the holder is the holder's right. */
+  expect_error (release (fx, GPU0, "{'owner': <'vm-2'>}", &error), &error,
+                RESERVED);
+  expect_error (release (fx, GPU0, NULL, &error), &error, NOT_AUTHORIZED);
+  assert_property (fx, GPU0, "Owner", "'vm-1'");
+  g_assert_true (release (fx, GPU0, "{'owner': <'vm-1'>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU0, "Owner", "''");
+  assert_manager (fx, "Leases", "{}");
+  /* Nothing to release: fine. */
+  g_assert_true (release (fx, GPU0, NULL, &error));
+
+  /* An administrator ends anybody's lease. */
+  g_assert_true (reserve (fx, GPU1, "vm-3", &error));
+  allow (fx, "io.github.pcipassd.manage");
+  g_assert_true (release (fx, GPU1, NULL, &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU1, "Owner", "''");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 2)}");
+}
+
+static void
+test_lease_survives_restart (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) other = NULL;
+
+  allow (fx, "io.github.pcipassd.reserve");
+  g_assert_true (reserve (fx, GPU0, "vm-1", &error));
+  other = g_dbus_connection_new_for_address_sync (
+      fx->bus->address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (
+      reserve_on (other, CX5, "vm-2", "{'tied_to_caller': <true>}", &error));
+  g_assert_no_error (error);
+
+  pp_test_bus_stop_daemon (fx->bus);
+  start_daemon (fx);
+  /* The lasting lease is back; the tied one ended with its daemon. */
+  assert_property (fx, GPU0, "Owner", "'vm-1'");
+  assert_property (fx, CX5, "Owner", "''");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 1)}");
+}
+
+static void
+test_tied_lease (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) other = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *state_path
+      = g_build_filename (fx->state_dir, "bindings", NULL);
+
+  allow (fx, "io.github.pcipassd.reserve");
+  other = g_dbus_connection_new_for_address_sync (
+      fx->bus->address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (
+      reserve_on (other, GPU0, "vm-1", "{'tied_to_caller': <true>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU0, "Owner", "'vm-1'");
+  /* Not on disk. */
+  if (g_file_get_contents (state_path, &state, NULL, NULL))
+    g_assert_null (strstr (state, "vm-1"));
+
+  /* Its caller leaves: the lease ends. */
+  g_dbus_connection_close_sync (other, NULL, &error);
+  g_assert_no_error (error);
+  pp_test_bus_wait_property (fx->bus, GPU0, "Owner", "''");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 2)}");
+}
+
+typedef struct
+{
+  guint done;
+  guint won;
+  guint reserved;
+} Race;
+
+static void
+on_race_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Race *race = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (
+      G_DBUS_CONNECTION (source), result, &error);
+
+  race->done++;
+  if (reply != NULL)
+    race->won++;
+  else
+    {
+      pp_test_assert_remote_error (error, RESERVED);
+      race->reserved++;
+    }
+}
+
+static void
+test_two_owners_race (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) a = NULL;
+  g_autoptr (GDBusConnection) b = NULL;
+  g_autofree char *path = pp_address_to_object_path (CX5_1);
+  g_autoptr (GVariant) owner = NULL;
+  Race race = { 0 };
+
+  allow (fx, "io.github.pcipassd.reserve");
+  for (guint round = 0; round < 10; round++)
+    {
+      g_autofree char *owner_a = g_strdup_printf ("a-%u", round);
+      g_autofree char *owner_b = g_strdup_printf ("b-%u", round);
+
+      a = g_dbus_connection_new_for_address_sync (
+          fx->bus->address,
+          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+              | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+          NULL, NULL, &error);
+      b = g_dbus_connection_new_for_address_sync (
+          fx->bus->address,
+          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+              | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+          NULL, NULL, &error);
+      g_assert_no_error (error);
+      memset (&race, 0, sizeof race);
+      /* Both sent before either is answered. */
+      g_dbus_connection_call (
+          a, "io.github.pcipassd", path, DEVICE_IFACE, "Reserve",
+          g_variant_new ("(sa{sv})", owner_a, NULL), NULL,
+          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_race_reply, &race);
+      g_dbus_connection_call (
+          b, "io.github.pcipassd", path, DEVICE_IFACE, "Reserve",
+          g_variant_new ("(sa{sv})", owner_b, NULL), NULL,
+          G_DBUS_CALL_FLAGS_NONE, -1, NULL, on_race_reply, &race);
+      while (race.done < 2)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpuint (race.won, ==, 1);
+      g_assert_cmpuint (race.reserved, ==, 1);
+
+      owner = pp_test_bus_get_property (fx->bus, CX5_1, "Owner");
+      g_assert_true (
+          g_str_equal (g_variant_get_string (owner, NULL), owner_a)
+          || g_str_equal (g_variant_get_string (owner, NULL), owner_b));
+      g_clear_pointer (&owner, g_variant_unref);
+      allow (fx, "io.github.pcipassd.manage");
+      g_assert_true (release (fx, CX5_1, NULL, &error));
+      allow (fx, "io.github.pcipassd.reserve");
+      g_clear_object (&a);
+      g_clear_object (&b);
+    }
+}
+
+#define EGPU "0000:c1:00.0"
+#define EGPU_TOPO                                                              \
+  "[0000:c1:00.0]\nvendor=10de\ndevice=20b0\nclass=030200\n"                   \
+  "iommu_group=90\nnuma_node=0\n"
+
+static void
+on_interfaces_added (GDBusConnection *connection,
+                     const char *sender,
+                     const char *path,
+                     const char *interface,
+                     const char *signal,
+                     GVariant *parameters,
+                     gpointer user_data)
+{
+  Fixture *fx = user_data;
+  g_autoptr (GVariant) interfaces = g_variant_get_child_value (parameters, 1);
+  g_autoptr (GVariant) properties
+      = g_variant_lookup_value (interfaces, DEVICE_IFACE, NULL);
+  const char *owner = NULL;
+
+  if (properties != NULL
+      && g_variant_lookup (properties, "Owner", "&s", &owner))
+    {
+      g_free (fx->added_owner);
+      fx->added_owner = g_strdup (owner);
+    }
+}
+
+static void
+test_lease_of_removed_device (Fixture *fx, gconstpointer data)
+{
+  guint sub;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *egpu = NULL;
+
+  pp_fake_kernel_sync (fx->kernel);
+  pp_testbed_load_data (testbed, EGPU_TOPO, -1, "egpu", &error);
+  g_assert_no_error (error);
+  pp_fake_kernel_rescan (fx->kernel);
+  pp_test_bus_wait_device (fx->bus, EGPU, TRUE);
+  allow (fx, "io.github.pcipassd.reserve");
+  g_assert_true (reserve (fx, EGPU, "vm-9", &error));
+  g_assert_no_error (error);
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (3, 2)}");
+
+  /* Unplugged: the lease stays, and says so. */
+  egpu = pp_testbed_get_devpath (testbed, EGPU);
+  pp_fake_kernel_sync (fx->kernel);
+  umockdev_testbed_uevent (testbed, egpu, "remove");
+  umockdev_testbed_remove_device (testbed, egpu);
+  pp_test_bus_wait_property (fx->bus, GPU0, "Owner", "''");
+  assert_manager (fx, "Leases", "{'0000:c1:00.0': 'vm-9'}");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 2)}");
+
+  {
+    /* umockdev leaves the group's link to the removed device behind. */
+    g_autofree char *root = pp_testbed_get_root (testbed);
+    g_autofree char *link = g_build_filename (
+        root, "sys/kernel/iommu_groups/90/devices", EGPU, NULL);
+    g_unlink (link);
+  }
+  /* Back: still leased, from the moment it appears. */
+  sub = g_dbus_connection_signal_subscribe (
+      fx->bus->connection, NULL, "org.freedesktop.DBus.ObjectManager",
+      "InterfacesAdded", "/io/github/pcipassd", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_interfaces_added, fx, NULL);
+  pp_testbed_load_data (testbed, EGPU_TOPO, -1, "egpu", &error);
+  g_assert_no_error (error);
+  pp_fake_kernel_rescan (fx->kernel);
+  pp_test_bus_wait_device (fx->bus, EGPU, TRUE);
+  /* Announced with its lease, not given it afterwards.  The signal came
+   * before the object could be read: it is in the queue. */
+  while (fx->added_owner == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpstr (fx->added_owner, ==, "vm-9");
+  assert_property (fx, EGPU, "Owner", "'vm-9'");
+  g_dbus_connection_signal_unsubscribe (fx->bus->connection, sub);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -314,6 +693,11 @@ main (int argc, char **argv)
   ADD ("/catalog/bad-at-start", "vendors:\n  - id: 1\n   name: x\n",
        test_bad_catalog_at_start);
   ADD ("/catalog/reload", seed_catalog, test_reload);
+  ADD ("/lease/reserve-release", seed_catalog, test_reserve_release);
+  ADD ("/lease/survives-restart", seed_catalog, test_lease_survives_restart);
+  ADD ("/lease/tied", seed_catalog, test_tied_lease);
+  ADD ("/lease/two-owners-race", seed_catalog, test_two_owners_race);
+  ADD ("/lease/removed-device", seed_catalog, test_lease_of_removed_device);
 
   status = g_test_run ();
   g_object_unref (testbed);
