@@ -3,6 +3,7 @@
 #include "pp-exporter.h"
 
 #include "pp-address.h"
+#include "pp-allocator.h"
 #include "pp-auth.h"
 #include "pp-check.h"
 #include "pp-config.h"
@@ -27,6 +28,7 @@ struct _PpExporter
   PpRegistry *registry;
   PpBinder *binder;
   PpLeases *leases;
+  PpAllocator *allocator;
   GHashTable *tie_watches; /* unique bus name -> watch id */
   PpAuth *auth;
   PpHostPaths paths;
@@ -117,6 +119,10 @@ static const PpOptionSpec config_options[] = {
 static const PpOptionSpec host_options[] = {
   { "devices", "as" },
   { "candidates", "b" },
+  { NULL, NULL },
+};
+static const PpOptionSpec allocate_options[] = {
+  { "numa_node", "i" },
   { NULL, NULL },
 };
 static const PpOptionSpec no_options[] = { { NULL, NULL } };
@@ -777,6 +783,190 @@ on_handle_reload_catalog (PpDbusManager *iface,
   return TRUE;
 }
 
+/* One Allocate call, through its two authorizations. */
+typedef struct
+{
+  PpExporter *exporter;
+  GDBusMethodInvocation *invocation;
+  char *resource;
+  guint count;
+  char *owner;
+  int numa_node;
+  GHashTable *details;
+} AllocateCall;
+
+static void
+allocate_call_free (AllocateCall *call)
+{
+  g_object_unref (call->exporter);
+  g_object_unref (call->invocation);
+  g_free (call->resource);
+  g_free (call->owner);
+  g_hash_table_unref (call->details);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AllocateCall, allocate_call_free)
+
+static void
+on_allocated (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (AllocateCall) call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) addresses = NULL;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+
+  addresses = pp_allocator_run_finish (PP_ALLOCATOR (source), result, &error);
+  if (addresses == NULL)
+    {
+      g_message ("Allocate of %u %s for %s failed: %s", call->count,
+                 call->resource, call->owner, error->message);
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  for (char **a = addresses; *a != NULL; a++)
+    g_ptr_array_add (paths, pp_address_to_object_path (*a));
+  g_ptr_array_add (paths, NULL);
+  g_message ("Allocate of %u %s for %s: done", call->count, call->resource,
+             call->owner);
+  pp_dbus_manager_complete_allocate (call->exporter->manager, call->invocation,
+                                     (const char *const *) paths->pdata);
+}
+
+static void
+on_allocate_bind_authorized (GObject *source,
+                             GAsyncResult *result,
+                             gpointer user_data)
+{
+  g_autoptr (AllocateCall) call = user_data;
+  PpExporter *self = call->exporter;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) devices = NULL;
+  const char *owner;
+
+  if (!pp_auth_check_finish (PP_AUTH (source), result, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  /* Chosen and leased in this one turn of the main loop: a rival that
+   * was authorized first has its devices already, this one gets
+   * others or Reserved. */
+  devices = pp_allocator_pick (self->allocator, call->resource, call->count,
+                               call->numa_node, call->owner, &error);
+  if (devices == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  /* Arguments are evaluated in any order: not through @call. */
+  owner = call->owner;
+  pp_allocator_run_async (self->allocator, devices, owner, on_allocated,
+                          g_steal_pointer (&call));
+}
+
+static void
+on_allocate_reserve_authorized (GObject *source,
+                                GAsyncResult *result,
+                                gpointer user_data)
+{
+  g_autoptr (AllocateCall) call = user_data;
+  PpExporter *self = call->exporter;
+  g_autoptr (GError) error = NULL;
+  GDBusMethodInvocation *invocation = call->invocation;
+  /* Arguments are evaluated in any order: not through @call. */
+  GHashTable *details = call->details;
+
+  if (!pp_auth_check_finish (PP_AUTH (source), result, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  pp_auth_check_async (self->auth,
+                       g_dbus_method_invocation_get_sender (invocation),
+                       allows_interaction (invocation), PP_ACTION_BIND, details,
+                       on_allocate_bind_authorized, g_steal_pointer (&call));
+}
+
+static gboolean
+on_handle_allocate (PpDbusManager *iface,
+                    GDBusMethodInvocation *invocation,
+                    const char *resource,
+                    guint count,
+                    const char *owner,
+                    GVariant *options,
+                    gpointer user_data)
+{
+  PpExporter *self = user_data;
+  g_autoptr (AllocateCall) call = g_new0 (AllocateCall, 1);
+  g_autoptr (GHashTable) values = NULL;
+  g_autoptr (GPtrArray) devices = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTable *details;
+
+  call->exporter = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  call->resource = g_strdup (resource);
+  call->count = count;
+  call->owner = g_strdup (owner);
+  call->details = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+
+  values = pp_options_parse (options, allocate_options, &error);
+  if (values == NULL)
+    goto fail;
+  call->numa_node = pp_options_get_int (values, "numa_node", -1);
+  if (*resource == '\0')
+    {
+      g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   "resource is empty");
+      goto fail;
+    }
+  if (count == 0 || count > PP_ALLOCATOR_MAX_COUNT)
+    {
+      g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   "count is %u, not 1 to %u", count, PP_ALLOCATOR_MAX_COUNT);
+      goto fail;
+    }
+  if (!pp_store_owner_is_valid (owner))
+    {
+      g_autofree char *text = shown (owner);
+      g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   "owner \"%s\" is not 1 to %u of A-Z a-z 0-9 . _ : @ / "
+                   "+ -",
+                   text, PP_STORE_MAX_OWNER);
+      goto fail;
+    }
+  if (call->numa_node < -1)
+    {
+      g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   "numa_node is %d, not a node number", call->numa_node);
+      goto fail;
+    }
+
+  /* What cannot succeed now is said before anyone is asked for a
+   * password. */
+  devices = pp_allocator_pick (self->allocator, resource, count,
+                               call->numa_node, owner, &error);
+  if (devices == NULL)
+    goto fail;
+
+  g_hash_table_insert (call->details, "device", g_strdup ("any free"));
+  g_hash_table_insert (call->details, "vendor", g_strdup (""));
+  g_hash_table_insert (call->details, "name",
+                       g_strdup_printf ("%u × %s", count, resource));
+  g_hash_table_insert (call->details, "owner", g_strdup (owner));
+  details = call->details;
+  pp_auth_check_async (
+      self->auth, g_dbus_method_invocation_get_sender (invocation),
+      allows_interaction (invocation), PP_ACTION_RESERVE, details,
+      on_allocate_reserve_authorized, g_steal_pointer (&call));
+  return TRUE;
+
+fail:
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  return TRUE;
+}
+
 /* Resources as the registry counts them now; the skeleton announces it
  * only when it differs from what it had. */
 static void
@@ -851,6 +1041,8 @@ export_manager (PpExporter *self)
                     G_CALLBACK (on_handle_validate_host), self);
   g_signal_connect (iface, "handle-validate-config",
                     G_CALLBACK (on_handle_validate_config), self);
+  g_signal_connect (iface, "handle-allocate", G_CALLBACK (on_handle_allocate),
+                    self);
   g_signal_connect (iface, "handle-reload-catalog",
                     G_CALLBACK (on_handle_reload_catalog), self);
   pp_dbus_manager_set_catalog_error (
@@ -914,6 +1106,7 @@ pp_exporter_dispose (GObject *object)
   g_clear_object (&self->registry);
   g_clear_object (&self->binder);
   g_clear_object (&self->leases);
+  g_clear_object (&self->allocator);
   g_clear_object (&self->auth);
   g_clear_pointer (&self->tie_watches, g_hash_table_unref);
   g_clear_pointer (&self->limits, pp_limits_free);
@@ -958,6 +1151,7 @@ pp_exporter_new (PpRegistry *registry,
   self->registry = g_object_ref (registry);
   self->binder = g_object_ref (binder);
   self->leases = g_object_ref (leases);
+  self->allocator = pp_allocator_new (registry, binder, leases);
   self->auth = pp_auth_new ();
   return self;
 }

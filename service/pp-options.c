@@ -60,6 +60,14 @@ pp_options_get_bool (GHashTable *values, const char *key, gboolean fallback)
   return value != NULL ? g_variant_get_boolean (value) : fallback;
 }
 
+int
+pp_options_get_int (GHashTable *values, const char *key, int fallback)
+{
+  GVariant *value = g_hash_table_lookup (values, key);
+
+  return value != NULL ? g_variant_get_int32 (value) : fallback;
+}
+
 const char *
 pp_options_get_string (GHashTable *values, const char *key)
 {

@@ -26,6 +26,9 @@ pp_options_parse (GVariant *options, const PpOptionSpec *specs, GError **error);
 gboolean
 pp_options_get_bool (GHashTable *values, const char *key, gboolean fallback);
 
+/* The value of an "i" option, or @fallback when it was not given. */
+int pp_options_get_int (GHashTable *values, const char *key, int fallback);
+
 /* The value of an "s" option, or NULL when it was not given. */
 const char *pp_options_get_string (GHashTable *values, const char *key);
 

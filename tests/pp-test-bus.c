@@ -479,6 +479,7 @@ pp_test_bus_wait_property (PpTestBus *tb,
                            const char *expected)
 {
   g_autofree char *path = pp_address_to_object_path (address);
+  g_autofree char *text = NULL;
   gboolean timed_out = FALSE;
   guint signals = 0;
   guint seen = G_MAXUINT;
@@ -494,13 +495,13 @@ pp_test_bus_wait_property (PpTestBus *tb,
       = g_timeout_add_seconds (PP_TEST_TIMEOUT, on_wait_timeout, &timed_out);
   for (;;)
     {
-      g_autoptr (GVariant) value = NULL;
-      g_autofree char *text = NULL;
-
       if (seen != signals)
         {
+          g_autoptr (GVariant) value
+              = pp_test_bus_get_property (tb, address, name);
+
           seen = signals;
-          value = pp_test_bus_get_property (tb, address, name);
+          g_free (text);
           text = g_variant_print (value, FALSE);
           if (g_str_equal (text, expected))
             break;

@@ -46,6 +46,7 @@ typedef struct
   char *catalog;
   char *log;
   char *added_owner; /* Owner in the last InterfacesAdded */
+  const char *step_timeout;
 } Fixture;
 
 static void
@@ -62,17 +63,27 @@ start_daemon (Fixture *fx)
 {
   g_autofree char *state = g_strdup_printf ("--state-dir=%s", fx->state_dir);
   g_autofree char *catalog = g_strdup_printf ("--catalog=%s", fx->catalog);
-  const char *const args[] = { state, catalog, "--step-timeout=5", NULL };
+  g_autofree char *timeout = g_strdup_printf (
+      "--step-timeout=%s", fx->step_timeout != NULL ? fx->step_timeout : "5");
+  const char *const args[] = { state, catalog, timeout, NULL };
 
   pp_test_bus_start_daemon_logged (fx->bus, args, fx->log);
 }
 
+typedef struct
+{
+  const char *fixture;
+  const char *catalog;
+  const char *step_timeout;
+} Setup;
+
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  const char *catalog = data;
+  const Setup *setup = data;
+  const char *catalog = setup->catalog;
   g_autoptr (GError) error = NULL;
-  g_autofree char *path = pp_testbed_fixture_path ("server");
+  g_autofree char *path = pp_testbed_fixture_path (setup->fixture);
 
   pp_testbed_clear (testbed);
   pp_testbed_load (testbed, path, &error);
@@ -84,6 +95,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
   fx->log = g_build_filename (fx->state_dir, "daemon.log", NULL);
   if (catalog != NULL)
     write_catalog (fx, catalog);
+  fx->step_timeout = setup->step_timeout;
   fx->bus = pp_test_bus_new (TRUE);
   start_daemon (fx);
 }
@@ -677,6 +689,301 @@ test_lease_of_removed_device (Fixture *fx, gconstpointer data)
   g_dbus_connection_signal_unsubscribe (fx->bus->connection, sub);
 }
 
+/* ---- allocation ---- */
+
+static const char gpu_catalog[]
+    = "vendors:\n"
+      "  - id: '10de'\n"
+      "    name: nvidia\n"
+      "    devices:\n"
+      "      - {id: '2236', name: a10, type: gpu}\n";
+
+#define A10 "gpu.nvidia/a10"
+#define MANAGER_DEST "io.github.pcipassd"
+
+static const Setup seed_server = { "server", seed_catalog, NULL };
+static const Setup no_catalog_server = { "server", NULL, NULL };
+static const Setup bad_catalog_server
+    = { "server", "vendors:\n  - id: 1\n   name: x\n", NULL };
+static const Setup gpu_server = { "gpu-server", gpu_catalog, NULL };
+static const Setup gpu_server_fast = { "gpu-server", gpu_catalog, "0.5" };
+
+/* The addresses Allocate gave, space-separated, or NULL with @error. */
+static char *
+allocate_on (GDBusConnection *connection,
+             const char *resource,
+             guint count,
+             const char *owner,
+             const char *options,
+             GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariantIter) iter = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  const char *path;
+
+  reply = g_dbus_connection_call_sync (
+      connection, MANAGER_DEST, MANAGER_PATH, MANAGER_IFACE, "Allocate",
+      g_variant_new ("(sus@a{sv})", resource, count, owner,
+                     pp_test_options (options != NULL ? options : "{}")),
+      G_VARIANT_TYPE ("(ao)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(ao)", &iter);
+  while (g_variant_iter_next (iter, "&o", &path))
+    {
+      g_autofree char *address = NULL;
+      /* pci_0000_98_00_0 -> 0000:98:00.0 */
+      const char *node = strrchr (path, '/') + 5;
+
+      address = g_strdup (node);
+      address[4] = ':';
+      address[7] = ':';
+      address[10] = '.';
+      g_string_append_printf (out, "%s%s", out->len ? " " : "", address);
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static char *
+allocate (Fixture *fx,
+          guint count,
+          const char *owner,
+          const char *options,
+          GError **error)
+{
+  return allocate_on (fx->bus->connection, A10, count, owner, options, error);
+}
+
+static void
+assert_allocated (char *got, const char *expected)
+{
+  g_autofree char *owned = got;
+
+  g_assert_cmpstr (owned, ==, expected);
+}
+
+/* Each listed device on vfio-pci and leased to @owner. */
+static void
+assert_given (Fixture *fx, const char *addresses, const char *owner)
+{
+  g_auto (GStrv) list = g_strsplit (addresses, " ", -1);
+  g_autofree char *quoted = g_strdup_printf ("'%s'", owner);
+
+  for (char **a = list; *a != NULL; a++)
+    {
+      assert_property (fx, *a, "Driver", "'vfio-pci'");
+      assert_property (fx, *a, "Owner", quoted);
+    }
+}
+
+static void
+test_allocate_numa (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *leases = NULL;
+
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 8)}");
+
+  /* Both authorizations are needed, and nothing is leased before. */
+  allow (fx, "io.github.pcipassd.reserve");
+  g_assert_null (allocate (fx, 1, "vm-1", NULL, &error));
+  pp_test_assert_remote_error (error, NOT_AUTHORIZED);
+  g_clear_error (&error);
+  assert_manager (fx, "Leases", "{}");
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+
+  /* On node 1, lowest addresses first. */
+  assert_allocated (allocate (fx, 2, "vm-1", "{'numa_node': <1>}", &error),
+                    "0000:98:00.0 0000:b1:00.0");
+  g_assert_no_error (error);
+  assert_given (fx, "0000:98:00.0 0000:b1:00.0", "vm-1");
+  assert_property (fx, "0000:ca:00.0", "Driver", "'nvidia'");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 6)}");
+
+  assert_allocated (allocate (fx, 3, "vm-2", "{'numa_node': <0>}", &error),
+                    "0000:17:00.0 0000:31:00.0 0000:4b:00.0");
+  assert_given (fx, "0000:17:00.0 0000:31:00.0 0000:4b:00.0", "vm-2");
+
+  /* Anywhere: the last of node 0 comes before node 1's shared group. */
+  assert_allocated (allocate (fx, 1, "vm-3", NULL, &error), "0000:65:00.0");
+
+  /* Too few: refused, and nothing changes. */
+  leases = manager_text (fx, "Leases");
+  g_assert_null (allocate (fx, 3, "vm-4", NULL, &error));
+  pp_test_assert_remote_error (error, RESERVED);
+  g_assert_nonnull (
+      strstr (error->message, "3 asked for, 2 can be handed out"));
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1, "vm-4", "{'numa_node': <0>}", &error));
+  pp_test_assert_remote_error (error, RESERVED);
+  g_clear_error (&error);
+  assert_manager (fx, "Leases", leases);
+  assert_property (fx, "0000:ca:00.0", "Driver", "'nvidia'");
+  assert_property (fx, "0000:e3:00.0", "Driver", "'nvidia'");
+
+  /* A group another owner has a lease in is not handed out; its holder
+   * may have the rest of it. */
+  g_assert_true (reserve (fx, "0000:ca:00.0", "vm-5", &error));
+  g_assert_null (allocate (fx, 1, "vm-6", NULL, &error));
+  pp_test_assert_remote_error (error, RESERVED);
+  g_clear_error (&error);
+  assert_allocated (allocate (fx, 1, "vm-5", NULL, &error), "0000:e3:00.0");
+  assert_given (fx, "0000:e3:00.0", "vm-5");
+  /* Its group moved whole. */
+  assert_property (fx, "0000:ca:00.0", "Driver", "'vfio-pci'");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 0)}");
+}
+
+static void
+test_allocate_all_or_nothing (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+  /* The second group's bind never completes: the first goes back. */
+  pp_fake_kernel_set_stuck (fx->kernel, "0000:b1:00.0", TRUE);
+  g_assert_null (allocate (fx, 2, "vm-1", "{'numa_node': <1>}", &error));
+  pp_test_assert_remote_error (error, "io.github.pcipassd.Error.Kernel");
+  g_clear_error (&error);
+  pp_fake_kernel_set_stuck (fx->kernel, "0000:b1:00.0", FALSE);
+  /* The group Allocate moved is back; the stuck one never got to
+   * vfio-pci (its own rollback waits on the same hung probe). */
+  pp_test_bus_wait_property (fx->bus, "0000:98:00.0", "Driver", "'nvidia'");
+  {
+    g_autofree char *driver = property_text (fx, "0000:b1:00.0", "Driver");
+    g_assert_cmpstr (driver, !=, "'vfio-pci'");
+  }
+  assert_property (fx, "0000:98:00.0", "Owner", "''");
+  assert_property (fx, "0000:b1:00.0", "Owner", "''");
+  assert_manager (fx, "Leases", "{}");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 8)}");
+
+  /* And the devices can be had again. */
+  assert_allocated (allocate (fx, 2, "vm-1", "{'numa_node': <1>}", &error),
+                    "0000:98:00.0 0000:b1:00.0");
+}
+
+typedef struct
+{
+  guint done;
+  guint won;
+  guint reserved;
+} AllocateRace;
+
+static void
+on_allocate_reply (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  AllocateRace *race = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = g_dbus_connection_call_finish (
+      G_DBUS_CONNECTION (source), result, &error);
+
+  race->done++;
+  if (reply != NULL)
+    race->won++;
+  else
+    {
+      pp_test_assert_remote_error (error, RESERVED);
+      race->reserved++;
+    }
+}
+
+static GDBusConnection *
+new_connection (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  GDBusConnection *c = g_dbus_connection_new_for_address_sync (
+      fx->bus->address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return c;
+}
+
+static void
+test_allocate_race (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDBusConnection) a = new_connection (fx);
+  g_autoptr (GDBusConnection) b = new_connection (fx);
+  AllocateRace race = { 0 };
+  g_autofree char *taken = NULL;
+
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+  /* Everything but 0000:b1:00.0 goes to vm-0: one device is left for
+   * the two callers. */
+  taken = allocate (fx, 5, "vm-0", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (taken, ==,
+                   "0000:17:00.0 0000:31:00.0 0000:4b:00.0 0000:65:00.0 "
+                   "0000:98:00.0");
+  g_assert_true (reserve (fx, "0000:ca:00.0", "vm-0", &error));
+  g_assert_true (reserve (fx, "0000:e3:00.0", "vm-0", &error));
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 1)}");
+
+  g_dbus_connection_call (a, MANAGER_DEST, MANAGER_PATH, MANAGER_IFACE,
+                          "Allocate",
+                          g_variant_new ("(susa{sv})", A10, 1, "vm-a", NULL),
+                          G_VARIANT_TYPE ("(ao)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          NULL, on_allocate_reply, &race);
+  g_dbus_connection_call (b, MANAGER_DEST, MANAGER_PATH, MANAGER_IFACE,
+                          "Allocate",
+                          g_variant_new ("(susa{sv})", A10, 1, "vm-b", NULL),
+                          G_VARIANT_TYPE ("(ao)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                          NULL, on_allocate_reply, &race);
+  while (race.done < 2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (race.won, ==, 1);
+  g_assert_cmpuint (race.reserved, ==, 1);
+  {
+    g_autofree char *owner = property_text (fx, "0000:b1:00.0", "Owner");
+    g_assert_true (g_str_equal (owner, "'vm-a'")
+                   || g_str_equal (owner, "'vm-b'"));
+  }
+  assert_property (fx, "0000:b1:00.0", "Driver", "'vfio-pci'");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 0)}");
+}
+
+static void
+test_allocate_bad_arguments (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+  g_assert_null (allocate (fx, 0, "vm-1", NULL, &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1025, "vm-1", NULL, &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1, "vm 1", NULL, &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1, "vm-1", "{'numa_node': <'1'>}", &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1, "vm-1", "{'numa_node': <-2>}", &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate (fx, 1, "vm-1", "{'count': <1>}", &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  g_assert_null (allocate_on (fx->bus->connection, "gpu.amd/mi300", 1, "vm-1",
+                              NULL, &error));
+  pp_test_assert_remote_error (error, "io.github.pcipassd.Error.NotFound");
+  g_clear_error (&error);
+  g_assert_null (
+      allocate_on (fx->bus->connection, "", 1, "vm-1", NULL, &error));
+  pp_test_assert_remote_error (error, INVALID_ARGS);
+  g_clear_error (&error);
+  /* Nothing was leased or moved on the way. */
+  assert_manager (fx, "Leases", "{}");
+  assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 8)}");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -685,19 +992,23 @@ main (int argc, char **argv)
   testbed = pp_testbed_new ();
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(name, catalog, func)                                               \
-  g_test_add (name, Fixture, catalog, fixture_setup, func, fixture_teardown)
+#define ADD(name, setup, func)                                                 \
+  g_test_add (name, Fixture, setup, fixture_setup, func, fixture_teardown)
 
-  ADD ("/catalog/seed", seed_catalog, test_seed_catalog);
-  ADD ("/catalog/none", NULL, test_no_catalog);
-  ADD ("/catalog/bad-at-start", "vendors:\n  - id: 1\n   name: x\n",
-       test_bad_catalog_at_start);
-  ADD ("/catalog/reload", seed_catalog, test_reload);
-  ADD ("/lease/reserve-release", seed_catalog, test_reserve_release);
-  ADD ("/lease/survives-restart", seed_catalog, test_lease_survives_restart);
-  ADD ("/lease/tied", seed_catalog, test_tied_lease);
-  ADD ("/lease/two-owners-race", seed_catalog, test_two_owners_race);
-  ADD ("/lease/removed-device", seed_catalog, test_lease_of_removed_device);
+  ADD ("/catalog/seed", &seed_server, test_seed_catalog);
+  ADD ("/catalog/none", &no_catalog_server, test_no_catalog);
+  ADD ("/catalog/bad-at-start", &bad_catalog_server, test_bad_catalog_at_start);
+  ADD ("/catalog/reload", &seed_server, test_reload);
+  ADD ("/lease/reserve-release", &seed_server, test_reserve_release);
+  ADD ("/lease/survives-restart", &seed_server, test_lease_survives_restart);
+  ADD ("/lease/tied", &seed_server, test_tied_lease);
+  ADD ("/lease/two-owners-race", &seed_server, test_two_owners_race);
+  ADD ("/lease/removed-device", &seed_server, test_lease_of_removed_device);
+  ADD ("/allocate/numa", &gpu_server, test_allocate_numa);
+  ADD ("/allocate/all-or-nothing", &gpu_server_fast,
+       test_allocate_all_or_nothing);
+  ADD ("/allocate/race", &gpu_server, test_allocate_race);
+  ADD ("/allocate/bad-arguments", &gpu_server, test_allocate_bad_arguments);
 
   status = g_test_run ();
   g_object_unref (testbed);
