@@ -264,7 +264,7 @@ undo_next (GTask *task)
       undo_next (task);
       return;
     }
-  pp_binder_run_async (self->binder, PP_OPERATION_UNBIND, device, plan,
+  pp_binder_run_async (self->binder, PP_OPERATION_UNBIND, device, plan, FALSE,
                        on_undone, task);
 }
 
@@ -334,8 +334,8 @@ bind_next (GTask *task)
       fail (task, error);
       return;
     }
-  pp_binder_run_async (self->binder, PP_OPERATION_BIND, device, plan, on_bound,
-                       task);
+  pp_binder_run_async (self->binder, PP_OPERATION_BIND, device, plan, FALSE,
+                       on_bound, task);
 }
 
 void

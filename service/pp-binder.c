@@ -14,6 +14,7 @@ struct _PpBinder
   PpKernel *kernel;
   PpStore *store;
   GHashTable *busy_groups; /* group numbers with an operation running */
+  GPtrArray *reapply;      /* PpDevice held back until bound again */
 };
 
 G_DEFINE_TYPE (PpBinder, pp_binder, G_TYPE_OBJECT)
@@ -54,7 +55,10 @@ pp_binder_finalize (GObject *object)
 {
   PpBinder *self = PP_BINDER (object);
 
+  if (self->registry != NULL)
+    g_signal_handlers_disconnect_by_data (self->registry, self);
   g_clear_pointer (&self->busy_groups, g_hash_table_unref);
+  g_clear_pointer (&self->reapply, g_ptr_array_unref);
   g_clear_object (&self->store);
   g_clear_object (&self->kernel);
   g_clear_object (&self->registry);
@@ -71,7 +75,13 @@ static void
 pp_binder_init (PpBinder *self)
 {
   self->busy_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->reapply = g_ptr_array_new_with_free_func (g_object_unref);
 }
+
+static void publish_original_driver (PpBinder *self, PpDevice *device);
+static void
+on_device_created (PpRegistry *registry, PpDevice *device, gpointer user_data);
+static void on_changes_done (PpRegistry *registry, gpointer user_data);
 
 PpBinder *
 pp_binder_new (PpRegistry *registry, PpKernel *kernel, PpStore *store)
@@ -81,6 +91,10 @@ pp_binder_new (PpRegistry *registry, PpKernel *kernel, PpStore *store)
   self->registry = g_object_ref (registry);
   self->kernel = g_object_ref (kernel);
   self->store = g_object_ref (store);
+  g_signal_connect (registry, "device-created", G_CALLBACK (on_device_created),
+                    self);
+  g_signal_connect (registry, "changes-done", G_CALLBACK (on_changes_done),
+                    self);
   return self;
 }
 
@@ -251,7 +265,14 @@ pp_binder_reconcile (PpBinder *self)
   {
     g_autoptr (GPtrArray) devices = pp_registry_get_devices (self->registry);
     for (guint i = 0; i < devices->len; i++)
-      publish_original_driver (self, g_ptr_array_index (devices, i));
+      {
+        PpDevice *device = g_ptr_array_index (devices, i);
+
+        publish_original_driver (self, device);
+        pp_device_set_persistent (
+            device, pp_store_get_persistent (self->store,
+                                             pp_device_get_address (device)));
+      }
   }
 }
 
@@ -425,13 +446,72 @@ typedef struct
   PpOperation op;
   int group;
   GPtrArray *plan; /* worker's copy */
+  char *address;   /* the device asked for */
+  gboolean persistent;
 } RunData;
 
 static void
 run_data_free (RunData *data)
 {
   g_ptr_array_unref (data->plan);
+  g_free (data->address);
   g_free (data);
+}
+
+/* @address and the plan's, once each. */
+static GPtrArray *
+persistence_addresses (const char *address, GPtrArray *plan)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  g_ptr_array_add (out, (gpointer) address);
+  for (guint i = 0; i < plan->len; i++)
+    {
+      PpStep *step = g_ptr_array_index (plan, i);
+
+      if (!g_str_equal (step->address, address))
+        g_ptr_array_add (out, step->address);
+    }
+  return out;
+}
+
+/* Sets the persistence of @addresses to @persistent; what each had before
+ * goes to @before (one gboolean each), for set_persistence_back(). */
+static gboolean
+set_persistence (PpBinder *self,
+                 GPtrArray *addresses,
+                 gboolean persistent,
+                 gboolean *before,
+                 GError **error)
+{
+  for (guint i = 0; i < addresses->len; i++)
+    {
+      const char *address = g_ptr_array_index (addresses, i);
+
+      before[i] = pp_store_get_persistent (self->store, address);
+      if (!pp_store_set_persistent (self->store, address, persistent, error))
+        {
+          while (i-- > 0)
+            pp_store_set_persistent (
+                self->store, g_ptr_array_index (addresses, i), before[i], NULL);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+set_persistence_back (PpBinder *self, GPtrArray *addresses, gboolean *before)
+{
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < addresses->len; i++)
+    if (!pp_store_set_persistent (self->store, g_ptr_array_index (addresses, i),
+                                  before[i], &error))
+      {
+        g_warning ("%s", error->message);
+        g_clear_error (&error);
+      }
 }
 
 /* Gives the devices of @done back, last first; failures are added to
@@ -480,8 +560,14 @@ plan_addresses (GPtrArray *plan)
 }
 
 static gboolean
-run_bind (PpBinder *self, GPtrArray *plan, GError **error)
+run_bind (PpBinder *self,
+          const char *address,
+          GPtrArray *plan,
+          gboolean persistent,
+          GError **error)
 {
+  g_autoptr (GPtrArray) persistence = persistence_addresses (address, plan);
+  g_autofree gboolean *was_persistent = g_new0 (gboolean, persistence->len);
   g_autoptr (GPtrArray) done = g_ptr_array_new ();
   g_autofree const char **addresses = plan_addresses (plan);
   g_autofree PpRecord *records = g_new0 (PpRecord, plan->len);
@@ -501,12 +587,22 @@ run_bind (PpBinder *self, GPtrArray *plan, GError **error)
       records[i].override = step->override;
     }
 
+  /* Persistence first: a crash from here on binds again at the next
+   * start, which is what was asked for. */
+  if (persistent
+      && !set_persistence (self, persistence, TRUE, was_persistent, error))
+    {
+      g_prefix_error (error, "recording the persistent binding: ");
+      return FALSE;
+    }
   /* On disk before the first write: a crash from here on still knows
    * where each device belongs, and that a Bind was under way. */
   if (!pp_store_begin (self->store, PP_STORE_PENDING_BIND, records, plan->len,
                        error))
     {
       g_prefix_error (error, "recording the plan: ");
+      if (persistent)
+        set_persistence_back (self, persistence, was_persistent);
       return FALSE;
     }
   pp_killpoint ("Bind recorded, nothing written");
@@ -524,6 +620,8 @@ run_bind (PpBinder *self, GPtrArray *plan, GError **error)
               pp_store_remove (self->store, addresses[j], NULL);
           if (!pp_store_end (self->store, addresses, &end_error))
             g_warning ("%s", end_error->message);
+          if (persistent)
+            set_persistence_back (self, persistence, was_persistent);
           return FALSE;
         }
     }
@@ -536,8 +634,13 @@ run_bind (PpBinder *self, GPtrArray *plan, GError **error)
 }
 
 static gboolean
-run_unbind (PpBinder *self, GPtrArray *plan, GError **error)
+run_unbind (PpBinder *self,
+            const char *address,
+            GPtrArray *plan,
+            GError **error)
 {
+  g_autoptr (GPtrArray) persistence = persistence_addresses (address, plan);
+  g_autofree gboolean *was_persistent = g_new0 (gboolean, persistence->len);
   g_autofree const char **addresses = plan_addresses (plan);
   g_autofree PpRecord *records = g_new0 (PpRecord, plan->len);
   g_autoptr (GError) end_error = NULL;
@@ -551,11 +654,19 @@ run_unbind (PpBinder *self, GPtrArray *plan, GError **error)
       records[i].driver = step->known ? step->to : NULL;
       records[i].override = step->override;
     }
+  /* Unbind ends persistence, before anything moves: a crash from here
+   * on must not bind the devices again at the next start. */
+  if (!set_persistence (self, persistence, FALSE, was_persistent, error))
+    {
+      g_prefix_error (error, "ending the persistent binding: ");
+      return FALSE;
+    }
   /* A restart after a crash finishes what was begun. */
   if (!pp_store_begin (self->store, PP_STORE_PENDING_UNBIND, records, plan->len,
                        error))
     {
       g_prefix_error (error, "recording the plan: ");
+      set_persistence_back (self, persistence, was_persistent);
       return FALSE;
     }
   pp_killpoint ("Unbind recorded, nothing written");
@@ -571,6 +682,9 @@ run_unbind (PpBinder *self, GPtrArray *plan, GError **error)
     }
   if (!ok && !pp_store_end (self->store, addresses, &end_error))
     g_warning ("%s", end_error->message);
+  /* Still bound, still persistent. */
+  if (!ok)
+    set_persistence_back (self, persistence, was_persistent);
   return ok;
 }
 
@@ -586,9 +700,9 @@ run_in_thread (GTask *task,
   gboolean ok;
 
   if (data->op == PP_OPERATION_BIND)
-    ok = run_bind (self, data->plan, &error);
+    ok = run_bind (self, data->address, data->plan, data->persistent, &error);
   else
-    ok = run_unbind (self, data->plan, &error);
+    ok = run_unbind (self, data->address, data->plan, &error);
 
   if (ok)
     g_task_return_boolean (task, TRUE);
@@ -654,6 +768,21 @@ on_run_done (GObject *source, GAsyncResult *result, gpointer user_data)
 
   g_hash_table_remove (self->busy_groups, GINT_TO_POINTER (data->group));
 
+  {
+    g_autoptr (GPtrArray) persistence
+        = persistence_addresses (data->address, data->plan);
+
+    for (guint i = 0; i < persistence->len; i++)
+      {
+        PpDevice *device = pp_registry_lookup (
+            self->registry, g_ptr_array_index (persistence, i));
+
+        if (device != NULL)
+          pp_device_set_persistent (
+              device, pp_store_get_persistent (
+                          self->store, g_ptr_array_index (persistence, i)));
+      }
+  }
   steps = plan_copy (data->plan);
   for (guint i = 0; i < steps->len; i++)
     {
@@ -686,6 +815,7 @@ pp_binder_run_async (PpBinder *self,
                      PpOperation op,
                      PpDevice *device,
                      GPtrArray *plan,
+                     gboolean persistent,
                      GAsyncReadyCallback callback,
                      gpointer user_data)
 {
@@ -717,6 +847,8 @@ pp_binder_run_async (PpBinder *self,
   data->op = op;
   data->group = group;
   data->plan = plan_copy (plan);
+  data->address = g_strdup (pp_device_get_address (device));
+  data->persistent = persistent;
 
   run = g_new0 (Run, 1);
   run->binder = g_object_ref (self);
@@ -740,4 +872,136 @@ pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- persistent bindings ---- */
+
+/* Whether @device's persistent binding must be applied again; says why
+ * not when the host depends on the device now. */
+static gboolean
+needs_reapply (PpBinder *self, PpDevice *device)
+{
+  const char *address = pp_device_get_address (device);
+
+  if (!pp_store_get_persistent (self->store, address)
+      || pp_driver_is_vfio (pp_device_get_driver (device)))
+    return FALSE;
+  /* Forced once, perhaps; but at boot nobody is there to say so again,
+   * and the host may need it now (its console, its root disk). */
+  if (*pp_device_get_protection_reason (device) != '\0')
+    {
+      g_warning ("%s has a persistent binding but is protected (%s) now: "
+                 "left on the host; Bind it with force to move it",
+                 address, pp_device_get_protection_reason (device));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pp_binder_apply_persistent (PpBinder *self)
+{
+  g_auto (GStrv) persistent = pp_store_list_persistent (self->store);
+
+  g_return_if_fail (PP_IS_BINDER (self));
+
+  pp_registry_update_host_state (self->registry);
+  for (char **a = persistent; *a != NULL; a++)
+    {
+      PpDevice *device = pp_registry_lookup (self->registry, *a);
+      g_autoptr (GPtrArray) plan = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (device == NULL)
+        {
+          g_message ("persistent binding of %s, which is not present: kept for "
+                     "when it appears",
+                     *a);
+          continue;
+        }
+      if (!needs_reapply (self, device))
+        continue;
+      plan = pp_binder_plan (self, PP_OPERATION_BIND, device, FALSE, &error);
+      if (plan != NULL && run_bind (self, *a, plan, FALSE, &error))
+        g_message ("%s: persistent binding applied again: on vfio-pci", *a);
+      else
+        g_warning ("%s: cannot apply its persistent binding again: %s", *a,
+                   error->message);
+      pp_registry_refresh_device (self->registry, *a);
+      publish_original_driver (self, device);
+    }
+}
+
+static void
+on_device_created (PpRegistry *registry, PpDevice *device, gpointer user_data)
+{
+  PpBinder *self = user_data;
+
+  publish_original_driver (self, device);
+  pp_device_set_persistent (
+      device,
+      pp_store_get_persistent (self->store, pp_device_get_address (device)));
+  /* Until bound again, the bus does not see it: what a client sees first
+   * is the device on vfio-pci. */
+  if (pp_device_get_persistent (device)
+      && !pp_driver_is_vfio (pp_device_get_driver (device)))
+    {
+      pp_registry_hold_device (registry, device);
+      g_ptr_array_add (self->reapply, g_object_ref (device));
+    }
+}
+
+static void
+on_reapplied (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (PpDevice) device = user_data;
+  PpBinder *self = PP_BINDER (source);
+  g_autoptr (GPtrArray) steps = NULL;
+  g_autoptr (GError) error = NULL;
+
+  steps = pp_binder_run_finish (self, result, &error);
+  if (steps != NULL)
+    g_message ("%s appeared: persistent binding applied again: on vfio-pci",
+               pp_device_get_address (device));
+  else
+    g_warning ("%s appeared: cannot apply its persistent binding again: %s",
+               pp_device_get_address (device), error->message);
+  pp_registry_release_device (self->registry, device);
+}
+
+/* The batch that created them is complete (groups, host state): bind the
+ * held devices, each alone. */
+static void
+on_changes_done (PpRegistry *registry, gpointer user_data)
+{
+  PpBinder *self = user_data;
+  g_autoptr (GPtrArray) devices = NULL;
+
+  if (self->reapply->len == 0)
+    return;
+  devices = g_steal_pointer (&self->reapply);
+  self->reapply = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpDevice *device = g_ptr_array_index (devices, i);
+      g_autoptr (GPtrArray) plan = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (pp_registry_lookup (registry, pp_device_get_address (device))
+          != device)
+        continue;
+      if (needs_reapply (self, device))
+        plan = pp_binder_plan (self, PP_OPERATION_BIND, device, FALSE, &error);
+      if (plan == NULL)
+        {
+          if (error != NULL)
+            g_warning ("%s appeared: cannot apply its persistent binding "
+                       "again: %s",
+                       pp_device_get_address (device), error->message);
+          pp_registry_release_device (registry, device);
+          continue;
+        }
+      pp_binder_run_async (self, PP_OPERATION_BIND, device, plan, FALSE,
+                           on_reapplied, g_object_ref (device));
+    }
 }

@@ -63,13 +63,25 @@ GPtrArray *pp_binder_plan (PpBinder *self,
 PpDevice *pp_binder_find_protected (PpBinder *self, GPtrArray *plan);
 
 /* Carries out @plan off the main loop.  The result is the steps as done,
- * each device's properties refreshed from sysfs. */
+ * each device's properties refreshed from sysfs.  A Bind with @persistent
+ * records @device and every device of the plan as bound persistently
+ * (before the first write; forgotten again if the Bind fails); an Unbind
+ * ends the persistence of @device and the plan's devices, whatever
+ * @persistent says.  An empty plan just does that. */
 void pp_binder_run_async (PpBinder *self,
                           PpOperation op,
                           PpDevice *device,
                           GPtrArray *plan,
+                          gboolean persistent,
                           GAsyncReadyCallback callback,
                           gpointer user_data);
+
+/* Binds to vfio-pci every present device with a persistent binding that
+ * is not there, one by one, each alone.  Blocks on sysfs: call at start,
+ * after pp_binder_reconcile() and before the name is owned.  Later, a
+ * device with a persistent binding that appears (hotplug, a PF creating
+ * VFs) is held back from the bus until it is bound again. */
+void pp_binder_apply_persistent (PpBinder *self);
 
 GPtrArray *
 pp_binder_run_finish (PpBinder *self, GAsyncResult *result, GError **error);

@@ -118,6 +118,7 @@ pp_daemon_new (const PpDaemonOptions *options, GError **error)
   self->kernel = pp_kernel_new (options->read_only, options->step_timeout_ms);
   self->binder = pp_binder_new (self->registry, self->kernel, self->store);
   pp_binder_reconcile (self->binder);
+  pp_binder_apply_persistent (self->binder);
   self->leases = pp_leases_new (self->registry, self->store);
   self->exporter = pp_exporter_new (self->registry, self->binder, self->leases,
                                     options->proc_dir, options->dev_dir);

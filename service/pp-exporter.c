@@ -48,6 +48,7 @@ typedef struct
   PpOperation op;
   char *address;
   char *owner; /* the lease holder the caller acts for, or NULL */
+  gboolean persistent;
 } Call;
 
 static void
@@ -94,8 +95,8 @@ allows_interaction (GDBusMethodInvocation *invocation)
 }
 
 static const PpOptionSpec bind_options[] = {
-  { "group", "b" }, { "force", "b" }, { "dry_run", "b" },
-  { "owner", "s" }, { NULL, NULL },
+  { "group", "b" }, { "force", "b" },      { "dry_run", "b" },
+  { "owner", "s" }, { "persistent", "b" }, { NULL, NULL },
 };
 static const PpOptionSpec unbind_options[] = {
   { "group", "b" },
@@ -186,6 +187,7 @@ on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
   PpDevice *device;
   PpBinder *binder;
   PpOperation op;
+  gboolean persistent;
 
   g_free (auth);
   if (!pp_auth_check_finish (PP_AUTH (source), result, &error))
@@ -214,7 +216,8 @@ on_authorized (GObject *source, GAsyncResult *result, gpointer user_data)
    * call before handing it over. */
   binder = call->exporter->binder;
   op = call->op;
-  pp_binder_run_async (binder, op, device, plan, on_run_done,
+  persistent = call->persistent;
+  pp_binder_run_async (binder, op, device, plan, persistent, on_run_done,
                        g_steal_pointer (&call));
 }
 
@@ -274,9 +277,16 @@ handle_operation (PpExporter *self,
         }
     }
 
+  call->persistent = op == PP_OPERATION_BIND
+                     && pp_options_get_bool (values, "persistent", FALSE);
   /* A plan changes nothing: reading needs no authorization, and neither
-   * does a call with nothing to do. */
-  if (pp_options_get_bool (values, "dry_run", FALSE) || plan->len == 0)
+   * does a call with nothing to do: no device to move, and persistence as
+   * asked (a Bind's kept, an Unbind's ended). */
+  if (pp_options_get_bool (values, "dry_run", FALSE)
+      || (plan->len == 0
+          && (op == PP_OPERATION_BIND
+                  ? !call->persistent || pp_device_get_persistent (device)
+                  : !pp_device_get_persistent (device))))
     {
       g_dbus_method_invocation_return_value (invocation,
                                              steps_to_variant (plan));

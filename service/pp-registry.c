@@ -28,6 +28,7 @@ struct _PpRegistry
   GHashTable *batch_pfs;    /* addresses of PFs whose VFs came or went */
   GHashTable *batch_groups; /* IOMMU group numbers to refresh */
   GHashTable *batch_in_use; /* PpDevice (strong) to look at in /proc */
+  GHashTable *held;         /* PpDevice (strong) not to announce yet */
 };
 
 enum
@@ -53,6 +54,7 @@ pp_registry_finalize (GObject *object)
   g_clear_pointer (&self->batch_pfs, g_hash_table_unref);
   g_clear_pointer (&self->batch_groups, g_hash_table_unref);
   g_clear_pointer (&self->batch_in_use, g_hash_table_unref);
+  g_clear_pointer (&self->held, g_hash_table_unref);
   g_clear_pointer (&self->groups, pp_iommu_groups_free);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_object (&self->sysfs);
@@ -106,6 +108,8 @@ pp_registry_init (PpRegistry *self)
   self->batch_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->batch_in_use = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                               g_object_unref, NULL);
+  self->held = g_hash_table_new_full (g_direct_hash, g_direct_equal,
+                                      g_object_unref, NULL);
 }
 
 PpRegistry *
@@ -236,7 +240,9 @@ remove_device (PpRegistry *self, PpDevice *device)
   pp_iommu_groups_remove (self->groups, device);
   queue_group (self, group);
   g_hash_table_remove (self->batch_in_use, device);
+  /* Both, whatever the first says. */
   announced = !g_ptr_array_remove (self->batch_added, device);
+  announced = !g_hash_table_remove (self->held, device) && announced;
   g_hash_table_remove (self->devices, pp_device_get_address (device));
   if (announced)
     g_signal_emit (self, signals[SIGNAL_DEVICE_REMOVED], 0, device);
@@ -290,8 +296,9 @@ pp_registry_enumerate (PpRegistry *self, GError **error)
   pp_registry_update_host_state (self);
 
   for (guint i = 0; i < added->len; i++)
-    g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
-                   g_ptr_array_index (added, i));
+    if (!g_hash_table_contains (self->held, g_ptr_array_index (added, i)))
+      g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
+                     g_ptr_array_index (added, i));
   pp_registry_end_batch (self);
 
   g_debug ("enumerated %u PCI devices: %u new, %u gone", infos->len, added->len,
@@ -457,8 +464,9 @@ finish_batch (PpRegistry *self)
 
   /* Complete before they are announced: properties, group, host state. */
   for (guint i = 0; i < added->len; i++)
-    g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
-                   g_ptr_array_index (added, i));
+    if (!g_hash_table_contains (self->held, g_ptr_array_index (added, i)))
+      g_signal_emit (self, signals[SIGNAL_DEVICE_ADDED], 0,
+                     g_ptr_array_index (added, i));
   g_signal_emit (self, signals[SIGNAL_CHANGES_DONE], 0);
 }
 
@@ -666,4 +674,26 @@ pp_registry_count_resources (PpRegistry *self)
         count->free++;
     }
   return counts;
+}
+
+void
+pp_registry_hold_device (PpRegistry *self, PpDevice *device)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+  g_hash_table_add (self->held, g_object_ref (device));
+}
+
+void
+pp_registry_release_device (PpRegistry *self, PpDevice *device)
+{
+  g_return_if_fail (PP_IS_REGISTRY (self));
+
+  if (!g_hash_table_remove (self->held, device)
+      || g_hash_table_lookup (self->devices, pp_device_get_address (device))
+             != device)
+    return;
+  /* Announced as any new device is, at the end of a batch. */
+  pp_registry_begin_batch (self);
+  g_ptr_array_add (self->batch_added, g_object_ref (device));
+  pp_registry_end_batch (self);
 }

@@ -83,4 +83,11 @@ typedef struct
 /* Resource name (borrowed from the devices) -> PpResourceCount. */
 GHashTable *pp_registry_count_resources (PpRegistry *self);
 
+/* From a "device-created" handler: @device is not announced
+ * ("device-added") until pp_registry_release_device(), so that clients
+ * never see it in a state it is about to leave.  A held device that goes
+ * meanwhile is never announced, nor its removal. */
+void pp_registry_hold_device (PpRegistry *self, PpDevice *device);
+void pp_registry_release_device (PpRegistry *self, PpDevice *device);
+
 G_END_DECLS

@@ -984,6 +984,250 @@ test_allocate_bad_arguments (Fixture *fx, gconstpointer data)
   assert_manager (fx, "Resources", "{'gpu.nvidia/a10': (8, 8)}");
 }
 
+/* ---- persistent bindings ---- */
+
+#define GPU_A "0000:17:00.0"
+
+/* What a reboot does to a device pcipassd bound: it comes up on its
+ * host driver, no override. */
+static void
+reboot_device (Fixture *fx, const char *address)
+{
+  g_autofree char *override
+      = g_strdup_printf ("/sys/bus/pci/devices/%s/driver_override", address);
+
+  pp_test_write_sysfs (override, "\n");
+  pp_test_write_sysfs ("/sys/bus/pci/drivers/vfio-pci/unbind", address);
+  pp_test_write_sysfs ("/sys/bus/pci/drivers_probe", address);
+  pp_fake_kernel_sync (fx->kernel);
+}
+
+static void
+test_persistent_restart (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  allow2 (fx, "io.github.pcipassd.bind", "io.github.pcipassd.unbind");
+  g_assert_true (bind (fx, GPU_A, "{'persistent': <true>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU_A, "Driver", "'vfio-pci'");
+  assert_property (fx, GPU_A, "Persistent", "true");
+  /* Only the device asked for (its group has no other member). */
+  assert_property (fx, "0000:31:00.0", "Persistent", "false");
+
+  /* A reboot: the device is back on nvidia when pcipassd starts, and on
+   * vfio-pci again by the time anyone can ask. */
+  pp_test_bus_stop_daemon (fx->bus);
+  reboot_device (fx, GPU_A);
+  {
+    g_autofree char *link
+        = g_file_read_link ("/sys/bus/pci/devices/" GPU_A "/driver", NULL);
+    g_assert_nonnull (strstr (link, "nvidia"));
+  }
+  start_daemon (fx);
+  assert_property (fx, GPU_A, "Driver", "'vfio-pci'");
+  assert_property (fx, GPU_A, "Persistent", "true");
+  assert_property (fx, GPU_A, "OriginalDriver", "'nvidia'");
+
+  /* Bind again without the option keeps it; Unbind ends it. */
+  g_assert_true (bind (fx, GPU_A, NULL, &error));
+  assert_property (fx, GPU_A, "Persistent", "true");
+  {
+    g_autoptr (GVariant) reply
+        = call_on (fx->bus->connection, GPU_A, "Unbind",
+                   g_variant_new ("(a{sv})", NULL), &error);
+    g_assert_no_error (error);
+  }
+  assert_property (fx, GPU_A, "Driver", "'nvidia'");
+  assert_property (fx, GPU_A, "Persistent", "false");
+  pp_test_bus_stop_daemon (fx->bus);
+  start_daemon (fx);
+  assert_property (fx, GPU_A, "Driver", "'nvidia'");
+
+  /* A device already on vfio-pci: Bind with persistent records it, and
+   * that is a change to authorize. */
+  g_assert_true (bind (fx, GPU_A, NULL, &error));
+  allow (fx, "io.github.pcipassd.unbind");
+  g_assert_false (bind (fx, GPU_A, "{'persistent': <true>}", &error));
+  pp_test_assert_remote_error (error, NOT_AUTHORIZED);
+  g_clear_error (&error);
+  assert_property (fx, GPU_A, "Persistent", "false");
+  allow (fx, "io.github.pcipassd.bind");
+  g_assert_true (bind (fx, GPU_A, "{'persistent': <true>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, GPU_A, "Persistent", "true");
+}
+
+/* A device the host depends on is never taken at start, whatever was
+ * forced before: nobody is there to say so again. */
+static void
+test_persistent_protected (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log = NULL;
+  const char *nic = "0000:02:00.0";
+
+  allow2 (fx, "io.github.pcipassd.bind", "io.github.pcipassd.bind-protected");
+  g_assert_true (
+      bind (fx, nic, "{'persistent': <true>, 'force': <true>}", &error));
+  g_assert_no_error (error);
+  assert_property (fx, nic, "Persistent", "true");
+
+  pp_test_bus_stop_daemon (fx->bus);
+  reboot_device (fx, nic);
+  start_daemon (fx);
+  assert_property (fx, nic, "Driver", "'igb'");
+  assert_property (fx, nic, "Persistent", "true");
+  log = read_log (fx);
+  g_assert_nonnull (strstr (log, "0000:02:00.0 has a persistent binding but "
+                                 "is protected (default-route) now"));
+}
+
+#define EGPU_A10_TOPO                                                          \
+  "[0000:c1:00.0]\nvendor=10de\ndevice=2236\nclass=030200\n"                   \
+  "driver=nvidia\niommu_group=90\nnuma_node=1\n"
+
+static void
+on_added_driver (GDBusConnection *connection,
+                 const char *sender,
+                 const char *path,
+                 const char *interface,
+                 const char *signal,
+                 GVariant *parameters,
+                 gpointer user_data)
+{
+  Fixture *fx = user_data;
+  g_autoptr (GVariant) interfaces = g_variant_get_child_value (parameters, 1);
+  g_autoptr (GVariant) properties
+      = g_variant_lookup_value (interfaces, DEVICE_IFACE, NULL);
+  const char *driver = NULL;
+
+  /* The Driver the device is first published with, in added_owner. */
+  if (properties != NULL
+      && g_variant_lookup (properties, "Driver", "&s", &driver))
+    {
+      g_free (fx->added_owner);
+      fx->added_owner = g_strdup (driver);
+    }
+}
+
+static void
+test_persistent_hotplug (Fixture *fx, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *egpu = NULL;
+  g_autofree char *root = pp_testbed_get_root (testbed);
+  g_autofree char *link = g_build_filename (
+      root, "sys/kernel/iommu_groups/90/devices", EGPU, NULL);
+  guint sub;
+
+  pp_fake_kernel_sync (fx->kernel);
+  pp_testbed_load_data (testbed, EGPU_A10_TOPO, -1, "egpu", &error);
+  g_assert_no_error (error);
+  pp_fake_kernel_rescan (fx->kernel);
+  pp_test_bus_wait_device (fx->bus, EGPU, TRUE);
+  allow (fx, "io.github.pcipassd.bind");
+  g_assert_true (bind (fx, EGPU, "{'persistent': <true>}", &error));
+  g_assert_no_error (error);
+
+  /* Unplugged, and plugged in again on its host driver. */
+  egpu = pp_testbed_get_devpath (testbed, EGPU);
+  pp_fake_kernel_sync (fx->kernel);
+  umockdev_testbed_uevent (testbed, egpu, "remove");
+  umockdev_testbed_remove_device (testbed, egpu);
+  pp_test_bus_wait_device (fx->bus, EGPU, FALSE);
+  g_unlink (link);
+
+  sub = g_dbus_connection_signal_subscribe (
+      fx->bus->connection, NULL, "org.freedesktop.DBus.ObjectManager",
+      "InterfacesAdded", "/io/github/pcipassd", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+      on_added_driver, fx, NULL);
+  pp_testbed_load_data (testbed, EGPU_A10_TOPO, -1, "egpu", &error);
+  g_assert_no_error (error);
+  pp_fake_kernel_rescan (fx->kernel);
+  pp_test_bus_wait_device (fx->bus, EGPU, TRUE);
+  while (fx->added_owner == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  /* Its first appearance on the bus is on vfio-pci. */
+  g_assert_cmpstr (fx->added_owner, ==, "vfio-pci");
+  assert_property (fx, EGPU, "Persistent", "true");
+  assert_property (fx, EGPU, "OriginalDriver", "'nvidia'");
+  g_dbus_connection_signal_unsubscribe (fx->bus->connection, sub);
+}
+
+/* A daemon killed at each point of the saves a Reserve and a persistent
+ * Bind make, and started again: each save happened whole or not at all. */
+static void
+test_killed_while_saving_leases (Fixture *fx, gconstpointer data)
+{
+  guint survived = 0;
+
+  for (guint at = 1; survived == 0 && at <= 20; at++)
+    {
+      g_autofree char *n = g_strdup_printf ("%u", at);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GSubprocess) daemon = NULL;
+      g_autofree char *owner = NULL;
+      g_autofree char *persistent = NULL;
+      g_autoptr (GDir) dir = NULL;
+      const char *name;
+      gboolean done;
+
+      pp_test_bus_stop_daemon (fx->bus);
+      /* Each run from the same start: nothing leased, on nvidia. */
+      {
+        g_autofree char *state
+            = g_build_filename (fx->state_dir, "bindings", NULL);
+        g_unlink (state);
+      }
+      pp_fake_kernel_sync (fx->kernel);
+      {
+        g_autofree char *link
+            = g_file_read_link ("/sys/bus/pci/devices/" GPU_A "/driver", NULL);
+
+        if (link == NULL || !g_str_has_suffix (link, "/nvidia"))
+          reboot_device (fx, GPU_A);
+      }
+      g_setenv ("PCIPASSD_TEST_KILL_AT", n, TRUE);
+      start_daemon (fx);
+      g_unsetenv ("PCIPASSD_TEST_KILL_AT");
+      allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+
+      done = reserve (fx, GPU_A, "vm-1", &error)
+             && bind (fx, GPU_A, "{'persistent': <true>, 'owner': <'vm-1'>}",
+                      &error);
+      if (done)
+        {
+          survived = at;
+          break;
+        }
+      daemon = g_steal_pointer (&fx->bus->daemon);
+      g_assert_cmpint (pp_test_wait_process (daemon), ==, 128 + SIGKILL);
+
+      start_daemon (fx);
+      owner = property_text (fx, GPU_A, "Owner");
+      persistent = property_text (fx, GPU_A, "Persistent");
+      g_test_message ("killed at point %u: Owner %s, Persistent %s", at, owner,
+                      persistent);
+      /* Saves in order: the lease (points 1, 2: before and after its
+       * rename), the persistence (3, 4), then the Bind's own.  Each is
+       * there whole after its rename, and absent before; a persistent
+       * binding, once on disk, is applied again by the next daemon,
+       * whatever point of the Bind the last one died at. */
+      g_assert_cmpstr (owner, ==, at == 1 ? "''" : "'vm-1'");
+      g_assert_cmpstr (persistent, ==, at <= 3 ? "false" : "true");
+      assert_property (fx, GPU_A, "Driver",
+                       at <= 3 ? "'nvidia'" : "'vfio-pci'");
+      /* Never a file moved aside: nothing half-written. */
+      dir = g_dir_open (fx->state_dir, 0, NULL);
+      while ((name = g_dir_read_name (dir)) != NULL)
+        g_assert_false (g_str_has_prefix (name, "bindings.bad-"));
+    }
+  /* Reserve's save, the persistence's, the Bind's record and its kernel
+   * steps: every point was tried. */
+  g_assert_cmpuint (survived, >, 4);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1009,6 +1253,11 @@ main (int argc, char **argv)
        test_allocate_all_or_nothing);
   ADD ("/allocate/race", &gpu_server, test_allocate_race);
   ADD ("/allocate/bad-arguments", &gpu_server, test_allocate_bad_arguments);
+  ADD ("/persistent/restart", &gpu_server, test_persistent_restart);
+  ADD ("/persistent/hotplug", &gpu_server, test_persistent_hotplug);
+  ADD ("/persistent/protected", &gpu_server, test_persistent_protected);
+  ADD ("/persistent/killed-while-saving", &gpu_server,
+       test_killed_while_saving_leases);
 
   status = g_test_run ();
   g_object_unref (testbed);
