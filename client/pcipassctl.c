@@ -109,7 +109,11 @@ cmd_list (const PpCtlOptions *options, GError **error)
   };
   g_autoptr (PpCtlInventory) inventory = NULL;
   g_autoptr (GPtrArray) devices = g_ptr_array_new ();
+  g_autoptr (GPtrArray) columns = g_ptr_array_new ();
   g_autoptr (PpTable) table = NULL;
+  gboolean resources = FALSE;
+  gboolean owners = FALSE;
+  gboolean persistent = FALSE;
 
   if (options->type != NULL && !pp_device_type_is_valid (options->type))
     {
@@ -139,24 +143,51 @@ cmd_list (const PpCtlOptions *options, GError **error)
       return TRUE;
     }
 
-  table = pp_table_new (G_N_ELEMENTS (headers), headers);
+  /* The catalog's and the leases' columns only where they say something:
+   * a host without them reads as it always did. */
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpCtlDevice *device = g_ptr_array_index (devices, i);
+
+      resources |= *pp_ctl_device_get_resource_name (device) != '\0';
+      owners |= *pp_ctl_device_get_owner (device) != '\0';
+      persistent |= pp_ctl_device_get_persistent (device);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (headers); i++)
+    g_ptr_array_add (columns, (gpointer) headers[i]);
+  if (resources)
+    g_ptr_array_add (columns, "RESOURCE");
+  if (owners)
+    g_ptr_array_add (columns, "OWNER");
+  if (persistent)
+    g_ptr_array_add (columns, "PERSISTENT");
+
+  table = pp_table_new (columns->len, (const char *const *) columns->pdata);
   for (guint i = 0; i < devices->len; i++)
     {
       PpCtlDevice *device = g_ptr_array_index (devices, i);
       g_autofree char *id = format_id (device);
       g_autofree char *group
           = format_number (pp_ctl_device_get_iommu_group (device));
-      const char *row[] = {
-        pp_ctl_inventory_address (inventory, device),
-        pp_ctl_device_get_type_ (device),
-        id,
-        pp_ctl_device_name (device),
-        pp_ctl_device_get_driver (device),
-        group,
-        pp_ctl_device_get_state (device),
-      };
+      g_autoptr (GPtrArray) row = g_ptr_array_new ();
 
-      pp_table_add_row (table, row);
+      g_ptr_array_add (row,
+                       (gpointer) pp_ctl_inventory_address (inventory, device));
+      g_ptr_array_add (row, (gpointer) pp_ctl_device_get_type_ (device));
+      g_ptr_array_add (row, id);
+      g_ptr_array_add (row, (gpointer) pp_ctl_device_name (device));
+      g_ptr_array_add (row, (gpointer) pp_ctl_device_get_driver (device));
+      g_ptr_array_add (row, group);
+      g_ptr_array_add (row, (gpointer) pp_ctl_device_get_state (device));
+      if (resources)
+        g_ptr_array_add (row,
+                         (gpointer) pp_ctl_device_get_resource_name (device));
+      if (owners)
+        g_ptr_array_add (row, (gpointer) pp_ctl_device_get_owner (device));
+      if (persistent)
+        g_ptr_array_add (row,
+                         pp_ctl_device_get_persistent (device) ? "yes" : "");
+      pp_table_add_row (table, (const char *const *) row->pdata);
     }
   print_table (table, NULL);
   return TRUE;
@@ -246,6 +277,11 @@ show_device (PpCtlInventory *inventory, PpCtlDevice *d)
   field (table, "ResetMethods", "%s", pp_ctl_str (reset_methods));
   field (table, "ProtectionReason", "%s",
          pp_ctl_str (pp_ctl_device_get_protection_reason (d)));
+  field (table, "ResourceName", "%s",
+         pp_ctl_str (pp_ctl_device_get_resource_name (d)));
+  field (table, "Owner", "%s", pp_ctl_str (pp_ctl_device_get_owner (d)));
+  field (table, "Persistent", "%s",
+         pp_ctl_device_get_persistent (d) ? "yes" : "no");
   print_table (table, NULL);
 }
 

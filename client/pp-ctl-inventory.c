@@ -50,6 +50,9 @@ struct _PpCtlDevice
   gboolean boot_vga;
   const char **reset_methods;
   const char *protection_reason;
+  const char *resource_name;
+  const char *owner;
+  gboolean persistent;
 };
 
 static void
@@ -118,6 +121,9 @@ read_property (sd_bus_message *m, PpCtlDevice *d, const char *name)
     F ("BootVga", "b", boot_vga),
     F ("ResetMethods", "as", reset_methods),
     F ("ProtectionReason", "s", protection_reason),
+    F ("ResourceName", "s", resource_name),
+    F ("Owner", "s", owner),
+    F ("Persistent", "b", persistent),
 #undef F
   };
   const char *contents = NULL;
@@ -190,6 +196,7 @@ device_new (GDBusConnection *bus, const char *path)
   d->address = d->vendor_name = d->device_name = d->type = "";
   d->driver = d->driver_override = d->original_driver = d->state = "";
   d->physical_function = d->protection_reason = "";
+  d->resource_name = d->owner = "";
   d->iommu_group = -1;
   d->numa_node = -1;
   d->iommu_group_devices = g_new0 (const char *, 1);
@@ -287,6 +294,9 @@ GETTER (const char *const *, virtual_functions, virtual_functions)
 GETTER (gboolean, boot_vga, boot_vga)
 GETTER (const char *const *, reset_methods, reset_methods)
 GETTER (const char *, protection_reason, protection_reason)
+GETTER (const char *, resource_name, resource_name)
+GETTER (const char *, owner, owner)
+GETTER (gboolean, persistent, persistent)
 
 const char *
 pp_ctl_str (const char *value)

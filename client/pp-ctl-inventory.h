@@ -106,6 +106,9 @@ const char *const *pp_ctl_device_get_virtual_functions (PpCtlDevice *device);
 gboolean pp_ctl_device_get_boot_vga (PpCtlDevice *device);
 const char *const *pp_ctl_device_get_reset_methods (PpCtlDevice *device);
 const char *pp_ctl_device_get_protection_reason (PpCtlDevice *device);
+const char *pp_ctl_device_get_resource_name (PpCtlDevice *device);
+const char *pp_ctl_device_get_owner (PpCtlDevice *device);
+gboolean pp_ctl_device_get_persistent (PpCtlDevice *device);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpCtlInventory, pp_ctl_inventory_free)
 

@@ -123,6 +123,10 @@ add_device (JsonBuilder *builder,
                pp_ctl_device_get_reset_methods (device));
   add_string_or_null (builder, "protection_reason",
                       pp_ctl_device_get_protection_reason (device));
+  add_string_or_null (builder, "resource_name",
+                      pp_ctl_device_get_resource_name (device));
+  add_string_or_null (builder, "owner", pp_ctl_device_get_owner (device));
+  add_boolean (builder, "persistent", pp_ctl_device_get_persistent (device));
   json_builder_end_object (builder);
 }
 
