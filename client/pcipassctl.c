@@ -17,6 +17,7 @@
 #include "pp-ctl-inventory.h"
 #include "pp-ctl-json.h"
 #include "pp-ctl-monitor.h"
+#include "pp-ctl-resources.h"
 #include "pp-ctl-validate.h"
 #include "pp-error.h"
 #include "pp-table.h"
@@ -41,16 +42,26 @@ typedef struct
   gboolean no_ask_password; /* bind, unbind --no-ask-password */
   char *node;               /* validate FILE --node */
   gboolean skip_pcie;       /* validate FILE --skip-pcie-validation */
+  char *owner;              /* --owner */
+  gboolean persistent;      /* bind --persistent */
+  gboolean tied;            /* reserve --tied */
+  int count;                /* allocate --count */
+  int numa_node;            /* allocate --numa-node */
   const char *argument;     /* the positional argument, or NULL */
 } PpCtlOptions;
 
 typedef enum
 {
-  PP_CTL_OPT_JSON = 1 << 0,   /* takes --json */
-  PP_CTL_OPT_TYPE = 1 << 1,   /* takes --type */
-  PP_CTL_OPT_MOVE = 1 << 2,   /* --no-group, --dry-run, --no-ask-password */
-  PP_CTL_OPT_FORCE = 1 << 3,  /* takes --force */
-  PP_CTL_OPT_CONFIG = 1 << 4, /* --node, --skip-pcie-validation */
+  PP_CTL_OPT_JSON = 1 << 0,       /* takes --json */
+  PP_CTL_OPT_TYPE = 1 << 1,       /* takes --type */
+  PP_CTL_OPT_MOVE = 1 << 2,       /* --no-group, --dry-run, --no-ask-password */
+  PP_CTL_OPT_FORCE = 1 << 3,      /* takes --force */
+  PP_CTL_OPT_CONFIG = 1 << 4,     /* --node, --skip-pcie-validation */
+  PP_CTL_OPT_ASK = 1 << 5,        /* --no-ask-password */
+  PP_CTL_OPT_OWNER = 1 << 6,      /* --owner */
+  PP_CTL_OPT_PERSISTENT = 1 << 7, /* bind --persistent */
+  PP_CTL_OPT_TIED = 1 << 8,       /* reserve --tied */
+  PP_CTL_OPT_ALLOCATE = 1 << 9,   /* --count, --numa-node */
 } PpCtlOptionFlags;
 
 typedef struct
@@ -67,6 +78,7 @@ pp_ctl_options_clear (PpCtlOptions *options)
 {
   g_clear_pointer (&options->type, g_free);
   g_clear_pointer (&options->node, g_free);
+  g_clear_pointer (&options->owner, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PpCtlOptions, pp_ctl_options_clear)
@@ -418,6 +430,12 @@ call_move (PpCtlDevice *device,
   if (dry_run)
     g_variant_builder_add (&builder, "{sv}", "dry_run",
                            g_variant_new_boolean (TRUE));
+  if (options->owner != NULL)
+    g_variant_builder_add (&builder, "{sv}", "owner",
+                           g_variant_new_string (options->owner));
+  if (options->persistent)
+    g_variant_builder_add (&builder, "{sv}", "persistent",
+                           g_variant_new_boolean (TRUE));
 
   /* Without the flag polkit may not ask for a password: a call that
    * needs one fails with NotAuthorized. */
@@ -528,8 +546,9 @@ move_device (const PpCtlOptions *options,
   if (!options->json)
     print_plan (plan, nothing);
 
-  /* Nothing to move: no password for nothing. */
-  if (g_variant_n_children (plan) == 0)
+  /* Nothing to move: no password for nothing (but a persistence to
+   * record is something). */
+  if (g_variant_n_children (plan) == 0 && !options->persistent)
     {
       steps = g_variant_ref (plan);
     }
@@ -591,6 +610,34 @@ cmd_monitor (const PpCtlOptions *options, GError **error)
   return pp_ctl_monitor_run (options->json, error);
 }
 
+static void
+resource_options (const PpCtlOptions *options, PpCtlResourceOptions *out)
+{
+  out->argument = options->argument;
+  out->owner = options->owner;
+  out->tied = options->tied;
+  out->count = options->count;
+  out->numa_node = options->numa_node;
+  out->json = options->json;
+  out->no_ask_password = options->no_ask_password;
+}
+
+#define RESOURCE_COMMAND(name, function)                                       \
+  static gboolean name (const PpCtlOptions *options, GError **error)           \
+  {                                                                            \
+    PpCtlResourceOptions o;                                                    \
+                                                                               \
+    resource_options (options, &o);                                            \
+    return function (&o, error);                                               \
+  }
+
+RESOURCE_COMMAND (cmd_resources, pp_ctl_resources_run)
+RESOURCE_COMMAND (cmd_reserve, pp_ctl_reserve_run)
+RESOURCE_COMMAND (cmd_release, pp_ctl_release_run)
+RESOURCE_COMMAND (cmd_allocate, pp_ctl_allocate_run)
+RESOURCE_COMMAND (cmd_reload, pp_ctl_reload_run)
+RESOURCE_COMMAND (cmd_hostdev, pp_ctl_hostdev_run)
+
 static const PpCtlCommand commands[] = {
   { "list", cmd_list, NULL, PP_CTL_OPT_JSON | PP_CTL_OPT_TYPE,
     "List PCI devices, one per line" },
@@ -599,10 +646,27 @@ static const PpCtlCommand commands[] = {
   { "groups", cmd_groups, NULL, PP_CTL_OPT_JSON,
     "List IOMMU groups with their members and whether they are viable" },
   { "bind", cmd_bind, "ADDR",
-    PP_CTL_OPT_MOVE | PP_CTL_OPT_FORCE | PP_CTL_OPT_JSON,
+    PP_CTL_OPT_MOVE | PP_CTL_OPT_ASK | PP_CTL_OPT_FORCE | PP_CTL_OPT_OWNER
+        | PP_CTL_OPT_PERSISTENT | PP_CTL_OPT_JSON,
     "Give a device, with its IOMMU group, to vfio-pci for virtual machines" },
-  { "unbind", cmd_unbind, "ADDR", PP_CTL_OPT_MOVE | PP_CTL_OPT_JSON,
+  { "unbind", cmd_unbind, "ADDR",
+    PP_CTL_OPT_MOVE | PP_CTL_OPT_ASK | PP_CTL_OPT_OWNER | PP_CTL_OPT_JSON,
     "Give a device, with its IOMMU group, back to its host driver" },
+  { "resources", cmd_resources, NULL, PP_CTL_OPT_JSON,
+    "List the catalog's resources with their free devices, and the leases" },
+  { "reserve", cmd_reserve, "ADDR",
+    PP_CTL_OPT_OWNER | PP_CTL_OPT_TIED | PP_CTL_OPT_ASK | PP_CTL_OPT_JSON,
+    "Lease a device to an owner (--owner NAME)" },
+  { "release", cmd_release, "ADDR",
+    PP_CTL_OPT_OWNER | PP_CTL_OPT_ASK | PP_CTL_OPT_JSON,
+    "End a device's lease" },
+  { "allocate", cmd_allocate, "RESOURCE",
+    PP_CTL_OPT_OWNER | PP_CTL_OPT_ALLOCATE | PP_CTL_OPT_ASK | PP_CTL_OPT_JSON,
+    "Lease and bind free devices of a resource to an owner" },
+  { "hostdev", cmd_hostdev, "[ADDR]", PP_CTL_OPT_OWNER | PP_CTL_OPT_JSON,
+    "Print libvirt <hostdev> elements and QEMU arguments for devices" },
+  { "reload", cmd_reload, NULL, PP_CTL_OPT_ASK | PP_CTL_OPT_JSON,
+    "Make pcipassd read its device catalog again" },
   { "validate", cmd_validate, "[ADDR|FILE]",
     PP_CTL_OPT_JSON | PP_CTL_OPT_CONFIG,
     "Check the host and all devices, one device, or a cluster config file" },
@@ -629,8 +693,7 @@ find_command (const char *name, GError **error)
 static gboolean
 run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
 {
-  g_auto (PpCtlOptions) options
-      = { FALSE, NULL, FALSE, FALSE, FALSE, FALSE, NULL, FALSE, NULL };
+  g_auto (PpCtlOptions) options = { 0 };
   gboolean help = FALSE;
   const GOptionEntry json_entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
@@ -649,8 +712,33 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
       "Move only this device, not the rest of its IOMMU group", NULL },
     { "dry-run", 0, 0, G_OPTION_ARG_NONE, &options.dry_run,
       "Print the plan and change nothing", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry ask_entries[] = {
     { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &options.no_ask_password,
       "Never ask for a password: fail when authorization needs one", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry owner_entries[] = {
+    { "owner", 0, 0, G_OPTION_ARG_STRING, &options.owner,
+      "The lease holder: who the devices are for (a VM's name)", "NAME" },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry persistent_entries[] = {
+    { "persistent", 0, 0, G_OPTION_ARG_NONE, &options.persistent,
+      "Bind it again after a daemon restart, a reboot or a hotplug", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry tied_entries[] = {
+    { "tied", 0, 0, G_OPTION_ARG_NONE, &options.tied,
+      "Hold the lease only while this command runs", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
+  const GOptionEntry allocate_entries[] = {
+    { "count", 'n', 0, G_OPTION_ARG_INT, &options.count, "How many devices (1)",
+      "N" },
+    { "numa-node", 0, 0, G_OPTION_ARG_INT, &options.numa_node,
+      "Only devices on this NUMA node", "NODE" },
     G_OPTION_ENTRY_NULL,
   };
   const GOptionEntry force_entries[] = {
@@ -675,6 +763,9 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
   const char *parameters = command->parameters;
   int wanted = parameters == NULL ? 0 : 1;
 
+  options.count = 1;
+  options.numa_node = -1;
+
   /* So that the usage line reads "pcipassctl show [OPTION…] ADDR". */
   g_set_prgname (prgname);
   context = g_option_context_new (parameters);
@@ -684,6 +775,16 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
     g_option_context_add_main_entries (context, type_entries, NULL);
   if (command->flags & PP_CTL_OPT_MOVE)
     g_option_context_add_main_entries (context, move_entries, NULL);
+  if (command->flags & PP_CTL_OPT_OWNER)
+    g_option_context_add_main_entries (context, owner_entries, NULL);
+  if (command->flags & PP_CTL_OPT_PERSISTENT)
+    g_option_context_add_main_entries (context, persistent_entries, NULL);
+  if (command->flags & PP_CTL_OPT_TIED)
+    g_option_context_add_main_entries (context, tied_entries, NULL);
+  if (command->flags & PP_CTL_OPT_ALLOCATE)
+    g_option_context_add_main_entries (context, allocate_entries, NULL);
+  if (command->flags & PP_CTL_OPT_ASK)
+    g_option_context_add_main_entries (context, ask_entries, NULL);
   if (command->flags & PP_CTL_OPT_FORCE)
     g_option_context_add_main_entries (context, force_entries, NULL);
   if (command->flags & PP_CTL_OPT_CONFIG)

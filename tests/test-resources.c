@@ -257,8 +257,10 @@ test_reload (Fixture *fx, gconstpointer data)
   pp_test_assert_remote_error (error, "io.github.pcipassd.Error.NotAuthorized");
   g_clear_error (&error);
   assert_property (fx, GPU0, "ResourceName", "'gpu.nvidia/ga100gl.rev.a1'");
-  g_assert_nonnull (
-      strstr (pp_test_bus_polkit_log (fx->bus), "io.github.pcipassd.manage"));
+  {
+    g_autofree char *polkit = pp_test_bus_polkit_log (fx->bus);
+    g_assert_nonnull (strstr (polkit, "io.github.pcipassd.manage"));
+  }
 
   /* A bad file: the error names file, line and column, the old catalog
    * stays, and the manager shows the error until a good file loads. */
@@ -312,6 +314,9 @@ test_reload (Fixture *fx, gconstpointer data)
                                  "org.freedesktop.DBus.Error.InvalidArgs");
   }
 }
+
+static char *ctl (int expected_status, char **err, const char *first, ...)
+    G_GNUC_NULL_TERMINATED;
 
 /* ---- leases ---- */
 
@@ -662,6 +667,12 @@ test_lease_of_removed_device (Fixture *fx, gconstpointer data)
   umockdev_testbed_remove_device (testbed, egpu);
   pp_test_bus_wait_property (fx->bus, GPU0, "Owner", "''");
   assert_manager (fx, "Leases", "{'0000:c1:00.0': 'vm-9'}");
+  {
+    g_autofree char *out = ctl (0, NULL, "resources", NULL);
+
+    g_assert_nonnull (strstr (out, "  0000:c1:00.0  vm-9 (not present: leased "
+                                   "again when it comes back)\n"));
+  }
   assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 2)}");
 
   {
@@ -1037,6 +1048,7 @@ test_persistent_restart (Fixture *fx, gconstpointer data)
         = call_on (fx->bus->connection, GPU_A, "Unbind",
                    g_variant_new ("(a{sv})", NULL), &error);
     g_assert_no_error (error);
+    g_assert_nonnull (reply);
   }
   assert_property (fx, GPU_A, "Driver", "'nvidia'");
   assert_property (fx, GPU_A, "Persistent", "false");
@@ -1228,6 +1240,246 @@ test_killed_while_saving_leases (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (survived, >, 4);
 }
 
+/* ---- pcipassctl ---- */
+
+static char *
+ctl (int expected_status, char **err, const char *first, ...)
+{
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autofree char *out = NULL;
+  g_autofree char *stderr_text = NULL;
+  int status = -1;
+  va_list ap;
+
+  va_start (ap, first);
+  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+  out = pp_test_run_ctl ((const char *const *) args->pdata, &stderr_text,
+                         &status);
+  if (status != expected_status)
+    g_error ("pcipassctl %s exited %d, not %d:\n%s%s", first, status,
+             expected_status, out, stderr_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  return g_steal_pointer (&out);
+}
+
+static void
+assert_text (char *got, const char *expected)
+{
+  g_autofree char *owned = got;
+
+  if (!g_str_equal (owned, expected))
+    g_error ("got:\n%s\nexpected:\n%s", owned, expected);
+}
+
+static void
+test_ctl_resources (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.bind");
+  assert_text (ctl (0, NULL, "resources", NULL), "RESOURCE        TOTAL  FREE\n"
+                                                 "gpu.nvidia/a10  8      8\n");
+
+  assert_text (ctl (0, NULL, "allocate", A10, "--count", "2", "--owner", "vm-1",
+                    "--numa-node", "1", "--no-ask-password", NULL),
+               "Leased to vm-1 and on vfio-pci:\n"
+               "  0000:98:00.0\n"
+               "  0000:b1:00.0\n"
+               "\"pcipassctl hostdev --owner vm-1\" prints them for libvirt "
+               "and QEMU.\n");
+  assert_text (ctl (0, NULL, "allocate", A10, "--owner", "vm-2", "--json",
+                    "--no-ask-password", NULL),
+               "{\n"
+               "  \"resource\" : \"gpu.nvidia/a10\",\n"
+               "  \"owner\" : \"vm-2\",\n"
+               "  \"devices\" : [\n"
+               "    \"0000:17:00.0\"\n"
+               "  ]\n"
+               "}\n");
+
+  /* What to paste into the VM's definition. */
+  assert_text (ctl (0, NULL, "hostdev", "--owner", "vm-1", NULL),
+               "<!-- libvirt: in <devices> of the domain XML (virsh edit) "
+               "-->\n"
+               "<hostdev mode='subsystem' type='pci' managed='no'>\n"
+               "  <source>\n"
+               "    <address domain='0x0000' bus='0x98' slot='0x00' "
+               "function='0x0'/>\n"
+               "  </source>\n"
+               "</hostdev>\n"
+               "<hostdev mode='subsystem' type='pci' managed='no'>\n"
+               "  <source>\n"
+               "    <address domain='0x0000' bus='0xb1' slot='0x00' "
+               "function='0x0'/>\n"
+               "  </source>\n"
+               "</hostdev>\n"
+               "\n"
+               "# QEMU:\n"
+               "-device vfio-pci,host=0000:98:00.0 "
+               "-device vfio-pci,host=0000:b1:00.0\n");
+  /* A device with the rest of its group. */
+  assert_text (ctl (0, NULL, "allocate", A10, "--owner", "vm-3", "--numa-node",
+                    "1", "--json", "--no-ask-password", NULL),
+               "{\n"
+               "  \"resource\" : \"gpu.nvidia/a10\",\n"
+               "  \"owner\" : \"vm-3\",\n"
+               "  \"devices\" : [\n"
+               "    \"0000:ca:00.0\"\n"
+               "  ]\n"
+               "}\n");
+  assert_text (ctl (0, NULL, "hostdev", "0000:ca:00.0", "--json", NULL),
+               "{\n"
+               "  \"devices\" : [\n"
+               "    {\n"
+               "      \"address\" : \"0000:ca:00.0\",\n"
+               "      \"libvirt\" : \"<hostdev mode='subsystem' type='pci' "
+               "managed='no'>\\n  <source>\\n    <address domain='0x0000' "
+               "bus='0xca' slot='0x00' function='0x0'/>\\n  "
+               "</source>\\n</hostdev>\",\n"
+               "      \"qemu\" : [\n"
+               "        \"-device\",\n"
+               "        \"vfio-pci,host=0000:ca:00.0\"\n"
+               "      ]\n"
+               "    },\n"
+               "    {\n"
+               "      \"address\" : \"0000:e3:00.0\",\n"
+               "      \"libvirt\" : \"<hostdev mode='subsystem' type='pci' "
+               "managed='no'>\\n  <source>\\n    <address domain='0x0000' "
+               "bus='0xe3' slot='0x00' function='0x0'/>\\n  "
+               "</source>\\n</hostdev>\",\n"
+               "      \"qemu\" : [\n"
+               "        \"-device\",\n"
+               "        \"vfio-pci,host=0000:e3:00.0\"\n"
+               "      ]\n"
+               "    }\n"
+               "  ]\n"
+               "}\n");
+  /* Not on vfio-pci: said, with what to do. */
+  g_free (ctl (1, &err, "hostdev", "0000:31:00.0", NULL));
+  g_assert_nonnull (strstr (err, "0000:31:00.0 is on nvidia, not vfio-pci: "
+                                 "run \"pcipassctl bind 0000:31:00.0\" "
+                                 "first"));
+  g_clear_pointer (&err, g_free);
+  g_free (ctl (1, &err, "hostdev", "--owner", "nobody", NULL));
+  g_assert_nonnull (strstr (err, "no device present is leased to nobody"));
+  g_clear_pointer (&err, g_free);
+  g_free (ctl (2, &err, "hostdev", NULL));
+  g_clear_pointer (&err, g_free);
+
+  /* list shows who has what. */
+  out = ctl (0, NULL, "list", "--type", "gpu", NULL);
+  g_assert_nonnull (strstr (out, "  GROUP  STATE  RESOURCE        OWNER\n"));
+  g_assert_nonnull (strstr (out, "  30     vfio   gpu.nvidia/a10  vm-1\n"));
+  g_assert_nonnull (strstr (out, "  21     host   gpu.nvidia/a10  -\n"));
+  g_clear_pointer (&out, g_free);
+
+  assert_text (ctl (0, NULL, "resources", NULL), "RESOURCE        TOTAL  FREE\n"
+                                                 "gpu.nvidia/a10  8      4\n"
+                                                 "\n"
+                                                 "Leases:\n"
+                                                 "  0000:17:00.0  vm-2\n"
+                                                 "  0000:98:00.0  vm-1\n"
+                                                 "  0000:b1:00.0  vm-1\n"
+                                                 "  0000:ca:00.0  vm-3\n");
+
+  /* reserve and release by hand. */
+  assert_text (ctl (0, NULL, "reserve", "31:00.0", "--owner", "vm-4",
+                    "--no-ask-password", NULL),
+               "0000:31:00.0 is leased to vm-4\n");
+  g_free (ctl (1, &err, "reserve", "31:00.0", "--owner", "vm-5",
+               "--no-ask-password", NULL));
+  g_assert_nonnull (strstr (err, "0000:31:00.0 is leased to vm-4"));
+  g_clear_pointer (&err, g_free);
+  g_free (ctl (2, &err, "reserve", "31:00.0", NULL));
+  g_assert_nonnull (strstr (err, "--owner NAME is required"));
+  g_clear_pointer (&err, g_free);
+  assert_text (ctl (0, NULL, "release", "31:00.0", "--owner", "vm-4",
+                    "--no-ask-password", NULL),
+               "0000:31:00.0 is released (it was leased to vm-4)\n");
+  assert_text (ctl (0, NULL, "resources", "--json", NULL),
+               "{\n"
+               "  \"resources\" : [\n"
+               "    {\n"
+               "      \"name\" : \"gpu.nvidia/a10\",\n"
+               "      \"total\" : 8,\n"
+               "      \"free\" : 4\n"
+               "    }\n"
+               "  ],\n"
+               "  \"leases\" : [\n"
+               "    {\n"
+               "      \"address\" : \"0000:17:00.0\",\n"
+               "      \"owner\" : \"vm-2\",\n"
+               "      \"present\" : true\n"
+               "    },\n"
+               "    {\n"
+               "      \"address\" : \"0000:98:00.0\",\n"
+               "      \"owner\" : \"vm-1\",\n"
+               "      \"present\" : true\n"
+               "    },\n"
+               "    {\n"
+               "      \"address\" : \"0000:b1:00.0\",\n"
+               "      \"owner\" : \"vm-1\",\n"
+               "      \"present\" : true\n"
+               "    },\n"
+               "    {\n"
+               "      \"address\" : \"0000:ca:00.0\",\n"
+               "      \"owner\" : \"vm-3\",\n"
+               "      \"present\" : true\n"
+               "    }\n"
+               "  ],\n"
+               "  \"catalog_error\" : null\n"
+               "}\n");
+
+  /* Too few: exit 1 and why. */
+  g_free (ctl (1, &err, "allocate", A10, "--count", "4", "--owner", "vm-6",
+               "--no-ask-password", NULL));
+  g_assert_nonnull (strstr (err, "4 asked for, 3 can be handed out"));
+  g_clear_pointer (&err, g_free);
+}
+
+static void
+test_ctl_tied_and_reload (Fixture *fx, gconstpointer data)
+{
+  const char *const argv[] = { pp_test_pcipassctl_path (),
+                               "reserve",
+                               "0000:4b:00.0",
+                               "--owner",
+                               "vm-7",
+                               "--tied",
+                               "--no-ask-password",
+                               NULL };
+  g_autoptr (GSubprocess) holder = NULL;
+  g_autofree char *err = NULL;
+
+  allow2 (fx, "io.github.pcipassd.reserve", "io.github.pcipassd.manage");
+  /* The lease lasts while the command runs. */
+  holder = pp_test_spawn (G_SUBPROCESS_FLAGS_STDOUT_SILENCE, argv);
+  pp_test_bus_wait_property (fx->bus, "0000:4b:00.0", "Owner", "'vm-7'");
+  g_subprocess_send_signal (holder, SIGINT);
+  g_assert_cmpint (pp_test_wait_process (holder), ==, 0);
+  pp_test_bus_wait_property (fx->bus, "0000:4b:00.0", "Owner", "''");
+
+  assert_text (ctl (0, NULL, "reload", "--no-ask-password", NULL),
+               "Catalog reloaded: 1 resources on this host\n");
+  write_catalog (fx, "vendors: [\n");
+  g_free (ctl (1, &err, "reload", "--no-ask-password", NULL));
+  g_assert_nonnull (strstr (err, "devices.yaml:2:1: did not find expected "
+                                 "node content"));
+  g_clear_pointer (&err, g_free);
+  {
+    g_autofree char *out = ctl (0, NULL, "resources", NULL);
+
+    g_assert_true (g_str_has_prefix (
+        out, "Catalog error (the previous catalog is in force):\n  "));
+    g_assert_nonnull (strstr (out, "gpu.nvidia/a10  8      8\n"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1256,6 +1508,8 @@ main (int argc, char **argv)
   ADD ("/persistent/restart", &gpu_server, test_persistent_restart);
   ADD ("/persistent/hotplug", &gpu_server, test_persistent_hotplug);
   ADD ("/persistent/protected", &gpu_server, test_persistent_protected);
+  ADD ("/client/resources", &gpu_server, test_ctl_resources);
+  ADD ("/client/tied-and-reload", &gpu_server, test_ctl_tied_and_reload);
   ADD ("/persistent/killed-while-saving", &gpu_server,
        test_killed_while_saving_leases);
 
