@@ -172,6 +172,39 @@ reserved_error (GError **error, const char *address, const char *owner)
   return FALSE;
 }
 
+/* VFIO gives a group to one container: two owners cannot share one. */
+static gboolean
+check_group (PpLeases *self,
+             const char *address,
+             const char *owner,
+             GError **error)
+{
+  PpDevice *device = pp_registry_lookup (self->registry, address);
+  GPtrArray *members;
+
+  if (device == NULL || pp_device_get_iommu_group (device) < 0)
+    return TRUE;
+  members = pp_registry_get_group_members (self->registry,
+                                           pp_device_get_iommu_group (device));
+  for (guint i = 0; members != NULL && i < members->len; i++)
+    {
+      const char *member
+          = pp_device_get_address (g_ptr_array_index (members, i));
+      const char *holder = pp_leases_get_owner (self, member);
+
+      if (holder != NULL && !g_str_equal (holder, owner))
+        {
+          g_set_error (error, PP_ERROR, PP_ERROR_RESERVED,
+                       "%s shares IOMMU group %d with %s, which is leased to "
+                       "%s: a group can only go to one owner",
+                       address, pp_device_get_iommu_group (device), member,
+                       holder);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 gboolean
 pp_leases_reserve (PpLeases *self,
                    const char *address,
@@ -189,6 +222,8 @@ pp_leases_reserve (PpLeases *self,
     return reserved_error (error, address, lease->owner);
   if (lease != NULL && g_strcmp0 (lease->tie, tie) == 0)
     return TRUE;
+  if (!check_group (self, address, owner, error))
+    return FALSE;
 
   /* On disk first: memory never claims a lease the file does not keep. */
   if (!pp_store_set_owner (self->store, address, tie == NULL ? owner : NULL,

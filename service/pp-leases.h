@@ -27,7 +27,8 @@ const char *pp_leases_get_owner (PpLeases *self, const char *address);
 
 /* Gives @address to @owner; @tie NULL for a lasting lease.  Leasing it
  * again to its holder changes nothing but the tie.  Errors: Reserved (it
- * is another owner's), or the state file's. */
+ * is another owner's, or another owner holds a member of its IOMMU group,
+ * which VFIO gives to one user only), or the state file's. */
 gboolean pp_leases_reserve (PpLeases *self,
                             const char *address,
                             const char *owner,

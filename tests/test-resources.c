@@ -427,6 +427,8 @@ test_reserve_release (Fixture *fx, gconstpointer data)
   /* Again for the same owner: fine; for another: Reserved. */
   g_assert_true (reserve (fx, GPU0, "vm-1", &error));
   expect_error (reserve (fx, GPU0, "vm-2", &error), &error, RESERVED);
+  /* Nor the rest of its IOMMU group: VFIO gives a group to one user. */
+  expect_error (reserve (fx, GPU1, "vm-2", &error), &error, RESERVED);
   /* Bad owners never reach polkit. */
   expect_error (reserve (fx, GPU1, "", &error), &error, INVALID_ARGS);
   expect_error (reserve (fx, GPU1, "vm 1", &error), &error, INVALID_ARGS);

@@ -1113,6 +1113,63 @@ class Tier:
         expect(err is None and steps == [(a, "vfio-pci", "e1000e")], "Unbind: %s %s %s" % (steps, err, msg))
         expect(driver(a) == "e1000e" and override(a) == "", "driver %r override %r" % (driver(a), override(a)))
 
+    def restart_daemon(self, log_name):
+        """SIGTERM to the running pcipassd, and a new one, waited for."""
+        pid = int(read("/run/pcipassd.pid"))
+        os.kill(pid, signal.SIGTERM)
+        expect(wait_until(lambda: not os.path.exists(f"/proc/{pid}") or
+                          read(f"/proc/{pid}/stat", "").split()[2:3] == ["Z"], 10),
+               "pcipassd did not exit on SIGTERM")
+        log = open(os.path.join(self.results.folder, log_name), "w")
+        proc = subprocess.Popen(
+            [os.path.join(self.build, "service", "pcipassd"), "--verbose", "--state-dir=/var/lib/pcipassd"],
+            stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, G_MESSAGES_DEBUG="all"))
+        with open("/run/pcipassd.pid", "w") as f:
+            f.write("%d\n" % proc.pid)
+        expect(subprocess.run(["gdbus", "wait", "--system", "--timeout", "30", BUS_NAME]).returncode == 0,
+               "the new pcipassd did not take the bus name")
+
+    def check_persistent(self):
+        """A persistent binding is applied again by the real kernel's rules:
+        after a daemon restart that finds the NIC back on e1000e (as after
+        a reboot), and after a hot removal and rescan, where e1000e probes
+        it first: the daemon publishes it only once on vfio-pci."""
+        a = self.port_nic
+        steps, err, msg = self.daemon.call(a, "Bind", persistent=True)
+        expect(err is None and driver(a) == "vfio-pci", "Bind: %s %s %s" % (steps, err, msg))
+        expect_props(self.daemon.props(a), {"Persistent": True, "Driver": "vfio-pci"}, a)
+
+        # A reboot, as far as this device can tell: on e1000e, no override.
+        self.monitor.stop()
+        expect(sysfs_write(f"{PCI}/{a}/driver_override", "\n") == 0, "clearing the override")
+        expect(sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", a) == 0, "unbinding vfio-pci")
+        expect(sysfs_write("/sys/bus/pci/drivers_probe", a) == 0, "probing")
+        expect(driver(a) == "e1000e", "the NIC is on %r, not e1000e, before the restart" % driver(a))
+        self.restart_daemon("pcipassd-persistent.log")
+        expect(driver(a) == "vfio-pci", "after the restart the NIC is on %r" % driver(a))
+        expect_props(self.daemon.props(a), {"Persistent": True, "Driver": "vfio-pci", "State": "vfio"}, a)
+        self.results.fact("persistent binding of %s applied again by the restarted daemon" % a)
+
+        # Hot removal and rescan: e1000e gets it first, the bus sees vfio-pci.
+        self.monitor = Monitor(self.pcipassctl, os.path.join(self.results.folder, "monitor-persistent.jsonl"))
+        m = self.monitor.mark()
+        expect(sysfs_write(f"{PCI}/{a}/remove", "1") == 0, "remove")
+        expect(self.monitor.wait(m, lambda e: e.get("event") == "removed" and e.get("address") == a),
+               "no InterfacesRemoved for %s" % a)
+        m = self.monitor.mark()
+        expect(sysfs_write("/sys/bus/pci/rescan", "1") == 0, "rescan")
+        expect(self.monitor.wait(m, lambda e: e.get("event") == "added" and e.get("address") == a),
+               "no InterfacesAdded for %s" % a)
+        props = self.daemon.props(a)
+        expect_props(props, {"Persistent": True, "Driver": "vfio-pci", "State": "vfio"}, a)
+        changed = [e for e in self.monitor.events()[m:] if e.get("address") == a and e.get("property") == "Driver"]
+        expect(not changed, "Driver changed after the device was published: %s" % changed)
+        self.results.fact("rescanned %s was published on vfio-pci directly" % a)
+
+        steps, err, msg = self.daemon.call(a, "Unbind")
+        expect(err is None and driver(a) == "e1000e", "Unbind: %s %s %s" % (steps, err, msg))
+        expect_props(self.daemon.props(a), {"Persistent": False}, a)
+
     def check_daemon_alive(self):
         expect(subprocess.run(["gdbus", "wait", "--system", "--timeout", "1", BUS_NAME]).returncode == 0,
                "pcipassd left the bus")
@@ -1144,6 +1201,7 @@ class Tier:
             ("A driver change made by hand is published (uevents)", self.check_external_change),
             ("Hot removal and rescan: InterfacesRemoved, InterfacesAdded", self.check_hotplug),
             ("After a daemon restart, Unbind still gives the NIC back", self.check_restart),
+            ("A persistent binding is applied again after a restart and a rescan", self.check_persistent),
             ("pcipassd is still on the bus", self.check_daemon_alive),
         ]
         for name, func in checks:
