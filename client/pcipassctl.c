@@ -297,40 +297,13 @@ show_device (PpCtlInventory *inventory, PpCtlDevice *d)
   print_table (table, NULL);
 }
 
-/* The device named by @text (ADDR or BB:SS.F) and the inventory that
- * holds it; a bad address is a usage error, an unknown one a failure. */
-static PpCtlDevice *
-load_device (const char *text, PpCtlInventory **inventory, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  g_autofree char *address = pp_address_normalize (text, TRUE, &local);
-  PpCtlDevice *device;
-
-  if (address == NULL)
-    {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           local->message);
-      return NULL;
-    }
-
-  *inventory = pp_ctl_inventory_load (error);
-  if (*inventory == NULL)
-    return NULL;
-
-  device = pp_ctl_inventory_lookup (*inventory, address);
-  if (device == NULL)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no PCI device at %s",
-                 address);
-  return device;
-}
-
 static gboolean
 cmd_show (const PpCtlOptions *options, GError **error)
 {
   g_autoptr (PpCtlInventory) inventory = NULL;
   PpCtlDevice *device;
 
-  device = load_device (options->argument, &inventory, error);
+  device = pp_ctl_inventory_load_device (options->argument, &inventory, error);
   if (device == NULL)
     return FALSE;
 
@@ -521,7 +494,7 @@ move_device (const PpCtlOptions *options,
   g_autoptr (GVariant) steps = NULL;
   PpCtlDevice *device;
 
-  device = load_device (options->argument, &inventory, error);
+  device = pp_ctl_inventory_load_device (options->argument, &inventory, error);
   if (device == NULL)
     return FALSE;
 

@@ -568,3 +568,30 @@ pp_ctl_inventory_groups (PpCtlInventory *inventory)
   g_ptr_array_sort (groups, compare_groups);
   return groups;
 }
+
+PpCtlDevice *
+pp_ctl_inventory_load_device (const char *text,
+                              PpCtlInventory **inventory,
+                              GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *address = pp_address_normalize (text, TRUE, &local);
+  PpCtlDevice *device;
+
+  if (address == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           local->message);
+      return NULL;
+    }
+
+  *inventory = pp_ctl_inventory_load (error);
+  if (*inventory == NULL)
+    return NULL;
+
+  device = pp_ctl_inventory_lookup (*inventory, address);
+  if (device == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no PCI device at %s",
+                 address);
+  return device;
+}

@@ -46,6 +46,13 @@ PpCtlInventory *pp_ctl_inventory_load (GError **error);
 
 void pp_ctl_inventory_free (PpCtlInventory *inventory);
 
+/* Loads the inventory and finds the device @text names (DDDD:BB:SS.F or
+ * BB:SS.F): a bad address is a G_OPTION_ERROR (usage), an unknown one
+ * G_IO_ERROR_NOT_FOUND.  *@inventory is set whenever it loaded. */
+PpCtlDevice *pp_ctl_inventory_load_device (const char *text,
+                                           PpCtlInventory **inventory,
+                                           GError **error);
+
 /* The device at canonical @address, or NULL (no new reference). */
 PpCtlDevice *pp_ctl_inventory_lookup (PpCtlInventory *inventory,
                                       const char *address);

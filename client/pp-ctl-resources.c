@@ -108,30 +108,6 @@ manager_properties (GDBusConnection *bus, GError **error)
   return g_variant_get_child_value (reply, 0);
 }
 
-/* The device the user named, in a fresh inventory. */
-static PpCtlDevice *
-load_device (const char *text, PpCtlInventory **inventory, GError **error)
-{
-  g_autoptr (GError) local = NULL;
-  g_autofree char *address = pp_address_normalize (text, TRUE, &local);
-  PpCtlDevice *device;
-
-  if (address == NULL)
-    {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           local->message);
-      return NULL;
-    }
-  *inventory = pp_ctl_inventory_load (error);
-  if (*inventory == NULL)
-    return NULL;
-  device = pp_ctl_inventory_lookup (*inventory, address);
-  if (device == NULL)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no PCI device at %s",
-                 address);
-  return device;
-}
-
 static gboolean
 require_owner (const PpCtlResourceOptions *options, GError **error)
 {
@@ -304,6 +280,9 @@ on_stop_signal (gpointer user_data)
 gboolean
 pp_ctl_reserve_run (const PpCtlResourceOptions *options, GError **error)
 {
+  g_autoptr (GMainLoop) loop = NULL;
+  guint signals[3] = { 0, 0, 0 };
+  gboolean ok = TRUE;
   g_autoptr (PpCtlInventory) inventory = NULL;
   g_autoptr (GVariant) reply = NULL;
   g_autoptr (GVariantBuilder) builder = NULL;
@@ -312,21 +291,33 @@ pp_ctl_reserve_run (const PpCtlResourceOptions *options, GError **error)
 
   if (!require_owner (options, error))
     return FALSE;
-  device = load_device (options->argument, &inventory, error);
+  device = pp_ctl_inventory_load_device (options->argument, &inventory, error);
   if (device == NULL)
     return FALSE;
   address = pp_ctl_inventory_address (inventory, device);
 
   builder = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
   if (options->tied)
-    g_variant_builder_add (builder, "{sv}", "tied_to_caller",
-                           g_variant_new_boolean (TRUE));
+    {
+      g_variant_builder_add (builder, "{sv}", "tied_to_caller",
+                             g_variant_new_boolean (TRUE));
+      /* Before the lease exists: a signal the moment it does ends the
+       * wait below, not the process. */
+      loop = g_main_loop_new (NULL, FALSE);
+      signals[0] = g_unix_signal_add (SIGINT, on_stop_signal, loop);
+      signals[1] = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
+      signals[2] = g_unix_signal_add (SIGHUP, on_stop_signal, loop);
+    }
   reply = call_authorized (inventory->bus, pp_ctl_device_get_path (device),
                            "io.github.pcipassd1.Device", "Reserve",
                            g_variant_new ("(sa{sv})", options->owner, builder),
                            G_VARIANT_TYPE ("()"), options->no_ask_password,
                            error);
   if (reply == NULL)
+    ok = FALSE;
+  for (guint i = 0; !ok && i < G_N_ELEMENTS (signals); i++)
+    g_clear_handle_id (&signals[i], g_source_remove);
+  if (!ok)
     return FALSE;
 
   if (options->json)
@@ -341,16 +332,10 @@ pp_ctl_reserve_run (const PpCtlResourceOptions *options, GError **error)
   if (options->tied)
     {
       /* The lease lasts as long as this connection: wait to be told. */
-      g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-      guint sigint = g_unix_signal_add (SIGINT, on_stop_signal, loop);
-      guint sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, loop);
-      guint sighup = g_unix_signal_add (SIGHUP, on_stop_signal, loop);
-
       fflush (stdout);
       g_main_loop_run (loop);
-      g_source_remove (sigint);
-      g_source_remove (sigterm);
-      g_source_remove (sighup);
+      for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+        g_clear_handle_id (&signals[i], g_source_remove);
     }
   return TRUE;
 }
@@ -365,7 +350,7 @@ pp_ctl_release_run (const PpCtlResourceOptions *options, GError **error)
   PpCtlDevice *device;
   const char *address;
 
-  device = load_device (options->argument, &inventory, error);
+  device = pp_ctl_inventory_load_device (options->argument, &inventory, error);
   if (device == NULL)
     return FALSE;
   address = pp_ctl_inventory_address (inventory, device);
@@ -582,7 +567,8 @@ pp_ctl_hostdev_run (const PpCtlResourceOptions *options, GError **error)
     }
   if (options->argument != NULL)
     {
-      PpCtlDevice *device = load_device (options->argument, &inventory, error);
+      PpCtlDevice *device
+          = pp_ctl_inventory_load_device (options->argument, &inventory, error);
 
       if (device == NULL)
         return FALSE;

@@ -621,6 +621,21 @@ shown (const char *text)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* InvalidArgs, quoting it, unless @owner can be a lease holder. */
+static gboolean
+check_owner (const char *owner, GError **error)
+{
+  g_autofree char *text = NULL;
+
+  if (pp_store_owner_is_valid (owner))
+    return TRUE;
+  text = shown (owner);
+  g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+               "owner \"%s\" is not 1 to %u of A-Z a-z 0-9 . _ : @ / + -", text,
+               PP_STORE_MAX_OWNER);
+  return FALSE;
+}
+
 static void
 handle_lease (PpExporter *self,
               GDBusMethodInvocation *invocation,
@@ -653,15 +668,8 @@ handle_lease (PpExporter *self,
   if (reserve)
     {
       g_variant_get_child (parameters, 0, "s", &call->owner);
-      if (!pp_store_owner_is_valid (call->owner))
-        {
-          g_autofree char *text = shown (call->owner);
-          g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                       "owner \"%s\" is not 1 to %u of A-Z a-z 0-9 . _ : @ "
-                       "/ + -",
-                       text, PP_STORE_MAX_OWNER);
-          goto fail;
-        }
+      if (!check_owner (call->owner, &error))
+        goto fail;
       if (pp_options_get_bool (values, "tied_to_caller", FALSE))
         call->tie = g_strdup (sender);
       if (holder != NULL && !g_str_equal (holder, call->owner))
@@ -937,15 +945,8 @@ on_handle_allocate (PpDbusManager *iface,
                    "count is %u, not 1 to %u", count, PP_ALLOCATOR_MAX_COUNT);
       goto fail;
     }
-  if (!pp_store_owner_is_valid (owner))
-    {
-      g_autofree char *text = shown (owner);
-      g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   "owner \"%s\" is not 1 to %u of A-Z a-z 0-9 . _ : @ / "
-                   "+ -",
-                   text, PP_STORE_MAX_OWNER);
-      goto fail;
-    }
+  if (!check_owner (owner, &error))
+    goto fail;
   if (call->numa_node < -1)
     {
       g_set_error (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,

@@ -1170,13 +1170,21 @@ test_persistent_hotplug (Fixture *fx, gconstpointer data)
 }
 
 /* A daemon killed at each point of the saves a Reserve and a persistent
- * Bind make, and started again: each save happened whole or not at all. */
+ * Bind make, and started again: each save happened whole or not at all.
+ * Points 1-6 are the lease's save, the persistence's and the Bind's
+ * record, two each (temporary written; renamed), all before the first
+ * sysfs write; /bind/killed-at-every-point (test-bind) kills at the
+ * kernel steps after them.  Stopping there also keeps the daemon from
+ * dying while the simulated kernel sends it a uevent, which makes
+ * umockdev's sender abort the test. */
+#define STATE_KILL_POINTS 6
+
 static void
 test_killed_while_saving_leases (Fixture *fx, gconstpointer data)
 {
   guint survived = 0;
 
-  for (guint at = 1; survived == 0 && at <= 20; at++)
+  for (guint at = 1; survived == 0 && at <= STATE_KILL_POINTS; at++)
     {
       g_autofree char *n = g_strdup_printf ("%u", at);
       g_autoptr (GError) error = NULL;
@@ -1237,9 +1245,8 @@ test_killed_while_saving_leases (Fixture *fx, gconstpointer data)
       while ((name = g_dir_read_name (dir)) != NULL)
         g_assert_false (g_str_has_prefix (name, "bindings.bad-"));
     }
-  /* Reserve's save, the persistence's, the Bind's record and its kernel
-   * steps: every point was tried. */
-  g_assert_cmpuint (survived, >, 4);
+  /* Every one of them was a kill point. */
+  g_assert_cmpuint (survived, ==, 0);
 }
 
 /* ---- pcipassctl ---- */
