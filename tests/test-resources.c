@@ -244,6 +244,18 @@ static const char other_catalog[]
       "    devices:\n"
       "      - {id: '1017', name: connectx-5, type: other}\n";
 
+static GVariant *call_on (GDBusConnection *connection,
+                          const char *address,
+                          const char *method,
+                          GVariant *parameters,
+                          GError **error);
+static gboolean reserve_on (GDBusConnection *connection,
+                            const char *address,
+                            const char *owner,
+                            const char *options,
+                            GError **error);
+static void allow2 (Fixture *fx, const char *action1, const char *action2);
+
 static void
 test_reload (Fixture *fx, gconstpointer data)
 {
@@ -281,10 +293,23 @@ test_reload (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (published, message));
   assert_manager (fx, "Resources", "{'gpu.nvidia/ga100gl.rev.a1': (2, 2)}");
 
-  /* A good one: new names and types, the error gone. */
+  /* A good one, while a device is leased: new names and types, the
+   * error gone, the lease untouched. */
+  allow2 (fx, "io.github.pcipassd.manage", "io.github.pcipassd.reserve");
+  g_assert_true (reserve_on (fx->bus->connection, GPU1, "vm-1", NULL, &error));
+  g_assert_no_error (error);
   write_catalog (fx, other_catalog);
   g_assert_true (reload (fx, &error));
   g_assert_no_error (error);
+  assert_property (fx, GPU1, "Owner", "'vm-1'");
+  assert_manager (fx, "Leases", "{'0000:1b:00.0': 'vm-1'}");
+  {
+    g_autoptr (GVariant) released
+        = call_on (fx->bus->connection, GPU1, "Release",
+                   g_variant_new ("(@a{sv})", pp_test_options ("{}")), &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (released);
+  }
   assert_property (fx, GPU0, "ResourceName", "'gpu.nvidia/a100-sxm4-40gb'");
   assert_property (fx, CX5, "ResourceName", "'other.mellanox/connectx-5'");
   /* The catalog's type, not the class's (network). */
