@@ -89,11 +89,11 @@ device_call (PpTestBus *bus,
              const char *method,
              const char *options)
 {
-  g_autoptr (GVariant) opts
+  GVariant *opts
       = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
-  g_autoptr (GVariant) reply
-      = call (bus, path, "io.github.pcipassd1.Device", method,
-              g_variant_new_tuple ((GVariant *[]){ opts }, 1));
+
+  g_variant_unref (call (bus, path, "io.github.pcipassd1.Device", method,
+                         g_variant_new_tuple (&opts, 1)));
 }
 
 static char *
