@@ -89,8 +89,10 @@ device_call (PpTestBus *bus,
              const char *method,
              const char *options)
 {
-  GVariant *opts
+  /* Not floating: the tuple takes a reference of its own. */
+  g_autoptr (GVariant) parsed
       = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
+  GVariant *opts = parsed;
 
   g_variant_unref (call (bus, path, "io.github.pcipassd1.Device", method,
                          g_variant_new_tuple (&opts, 1)));
