@@ -75,7 +75,8 @@ group_fits (PpAllocator *self,
 
   if (group < 0)
     return FALSE;
-  plan = pp_binder_plan (self->binder, PP_OPERATION_BIND, device, TRUE, NULL);
+  plan = pp_binder_plan_current (self->binder, PP_OPERATION_BIND, device, TRUE,
+                                 NULL);
   if (plan == NULL || pp_binder_find_protected (self->binder, plan) != NULL)
     return FALSE;
 
@@ -124,6 +125,8 @@ pp_allocator_pick (PpAllocator *self,
   g_return_val_if_fail (PP_IS_ALLOCATOR (self), NULL);
   g_return_val_if_fail (count > 0, NULL);
 
+  /* One look at mounts, routes and /proc for every candidate's plan. */
+  pp_registry_update_host_state (self->registry);
   devices = pp_registry_get_devices (self->registry);
   for (guint i = 0; i < devices->len; i++)
     {
@@ -327,7 +330,10 @@ bind_next (GTask *task)
       return;
     }
   device = g_ptr_array_index (run->pending, 0);
-  plan = pp_binder_plan (self->binder, PP_OPERATION_BIND, device, TRUE, &error);
+  /* The host state of the run's start (pp_allocator_run_async): one walk
+   * of /proc for the run, not one a group. */
+  plan = pp_binder_plan_current (self->binder, PP_OPERATION_BIND, device, TRUE,
+                                 &error);
   if (plan == NULL)
     {
       g_object_unref (g_ptr_array_steal_index (run->pending, 0));
@@ -356,6 +362,7 @@ pp_allocator_run_async (PpAllocator *self,
   run->bound = g_ptr_array_new_with_free_func (g_object_unref);
   g_task_set_task_data (task, run, (GDestroyNotify) run_free);
 
+  pp_registry_update_host_state (self->registry);
   /* Leased before anything moves: nobody else can take them meanwhile. */
   for (guint i = 0; i < devices->len; i++)
     {

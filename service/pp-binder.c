@@ -404,6 +404,23 @@ pp_binder_plan (PpBinder *self,
                 gboolean whole_group,
                 GError **error)
 {
+  int group = pp_device_get_iommu_group (device);
+
+  if (!check_not_busy (self, group, error))
+    return NULL;
+  /* What we plan on must be current: mounts, routes and VFIO users
+   * change without uevents. */
+  pp_registry_update_host_state (self->registry);
+  return pp_binder_plan_current (self, op, device, whole_group, error);
+}
+
+GPtrArray *
+pp_binder_plan_current (PpBinder *self,
+                        PpOperation op,
+                        PpDevice *device,
+                        gboolean whole_group,
+                        GError **error)
+{
   g_autoptr (GPtrArray) members = g_ptr_array_new ();
   int group = pp_device_get_iommu_group (device);
   GPtrArray *group_members
@@ -412,10 +429,6 @@ pp_binder_plan (PpBinder *self,
 
   if (!check_not_busy (self, group, error))
     return NULL;
-
-  /* What we plan on must be current: mounts, routes and VFIO users
-   * change without uevents. */
-  pp_registry_update_host_state (self->registry);
 
   if (whole_group && group_members != NULL)
     g_ptr_array_extend (members, group_members, NULL, NULL);

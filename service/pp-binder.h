@@ -59,6 +59,15 @@ GPtrArray *pp_binder_plan (PpBinder *self,
                            gboolean whole_group,
                            GError **error);
 
+/* As pp_binder_plan(), against the host state the registry holds now
+ * (protection, VFIO users): to plan for many devices after one
+ * pp_registry_update_host_state(), which walks /proc. */
+GPtrArray *pp_binder_plan_current (PpBinder *self,
+                                   PpOperation op,
+                                   PpDevice *device,
+                                   gboolean whole_group,
+                                   GError **error);
+
 /* The first device of @plan the host depends on, or NULL. */
 PpDevice *pp_binder_find_protected (PpBinder *self, GPtrArray *plan);
 
