@@ -94,6 +94,21 @@ allows_interaction (GDBusMethodInvocation *invocation)
          != 0;
 }
 
+/* What names @device in a polkit prompt (borrowed strings). */
+static void
+add_device_details (GHashTable *details, PpDevice *device)
+{
+  const char *name = pp_device_get_device_name (device);
+
+  g_hash_table_insert (details, "device",
+                       (gpointer) pp_device_get_address (device));
+  g_hash_table_insert (details, "vendor",
+                       (gpointer) pp_device_get_vendor_name (device));
+  g_hash_table_insert (details, "name",
+                       *name != '\0' ? (gpointer) name
+                                     : (gpointer) "PCI device");
+}
+
 static const PpOptionSpec bind_options[] = {
   { "group", "b" }, { "force", "b" },      { "dry_run", "b" },
   { "owner", "s" }, { "persistent", "b" }, { NULL, NULL },
@@ -300,13 +315,7 @@ handle_operation (PpExporter *self,
   else
     action = PP_ACTION_BIND;
 
-  g_hash_table_insert (details, "device", (gpointer) address);
-  g_hash_table_insert (details, "vendor",
-                       (gpointer) pp_device_get_vendor_name (device));
-  g_hash_table_insert (details, "name",
-                       *pp_device_get_device_name (device) != '\0'
-                           ? (gpointer) pp_device_get_device_name (device)
-                           : (gpointer) "PCI device");
+  add_device_details (details, device);
 
   auth = g_new0 (Authorizing, 1);
   auth->call = g_steal_pointer (&call);
@@ -712,13 +721,7 @@ handle_lease (PpExporter *self,
           = g_strdup_printf ("end the lease of %s held by %s", address, holder);
     }
 
-  g_hash_table_insert (details, "device", (gpointer) address);
-  g_hash_table_insert (details, "vendor",
-                       (gpointer) pp_device_get_vendor_name (device));
-  g_hash_table_insert (details, "name",
-                       *pp_device_get_device_name (device) != '\0'
-                           ? (gpointer) pp_device_get_device_name (device)
-                           : (gpointer) "PCI device");
+  add_device_details (details, device);
   g_hash_table_insert (details, "owner", call->owner);
   g_hash_table_insert (details, "what", what);
   pp_auth_check_async (self->auth, sender, allows_interaction (invocation),

@@ -59,8 +59,8 @@ on_timeout (gpointer user_data)
 
 /* Iterates the default context until *@done, or fails after the timeout
  * with @what in the message. */
-static void
-iterate_until (gboolean *done, const char *what)
+void
+pp_test_iterate_until (gboolean *done, const char *what)
 {
   gboolean timed_out = FALSE;
   guint timeout_id
@@ -134,7 +134,7 @@ pp_test_bus_wait_name (PpTestBus *tb, const char *name, gboolean owned)
       tb->connection, name, G_BUS_NAME_WATCHER_FLAGS_NONE, on_name_appeared,
       on_name_vanished, &wait, NULL);
 
-  iterate_until (&wait.reached, what);
+  pp_test_iterate_until (&wait.reached, what);
   g_bus_unwatch_name (watch_id);
 }
 
@@ -153,7 +153,7 @@ pp_test_wait_process (GSubprocess *proc)
   gboolean exited = FALSE;
 
   g_subprocess_wait_async (proc, NULL, on_process_exited, &exited);
-  iterate_until (&exited, "a child process to exit");
+  pp_test_iterate_until (&exited, "a child process to exit");
   if (g_subprocess_get_if_signaled (proc))
     return 128 + g_subprocess_get_term_sig (proc);
   return g_subprocess_get_exit_status (proc);
@@ -387,7 +387,7 @@ pp_test_bus_wait_polkit_log (PpTestBus *tb, const char *needle)
   g_file_monitor_set_rate_limit (monitor, 0);
   g_signal_connect (monitor, "changed", G_CALLBACK (on_log_changed), &w);
   if (!log_contains (&w))
-    iterate_until (&w.found, what);
+    pp_test_iterate_until (&w.found, what);
   g_signal_handlers_disconnect_by_data (monitor, &w);
 }
 

@@ -58,6 +58,10 @@ void pp_test_bus_stop_daemon (PpTestBus *tb);
 /* Waits until @name has an owner (@owned) or none; asserts on timeout. */
 void pp_test_bus_wait_name (PpTestBus *tb, const char *name, gboolean owned);
 
+/* Iterates the main context until *@done, failing the test after
+ * PP_TEST_TIMEOUT seconds with a message naming @what. */
+void pp_test_iterate_until (gboolean *done, const char *what);
+
 /* Waits for @proc to exit, asserting on timeout; returns its exit status
  * (or 128 + signal). */
 int pp_test_wait_process (GSubprocess *proc);
