@@ -1,8 +1,9 @@
 #include "pp-killpoint.h"
 
 #include <signal.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static gint kill_at = -1; /* 0 = never */
@@ -27,6 +28,34 @@ get_kill_at (void)
   return value;
 }
 
+/* Dies as SIGKILL leaves a process, but frozen for a moment first.
+ * Under umockdev, uevents reach the daemon on unix datagram sockets, and
+ * umockdev's sender aborts the whole test when a socket it has connected
+ * to is gone by the time it sends: what a death right after a sysfs
+ * write does while the simulated kernel answers the write.  Stopped, the
+ * process changes nothing more, yet its sockets take what is in flight;
+ * a child kills it a moment later, and later senders find no listener,
+ * which umockdev takes in its stride. */
+static void
+die_frozen (void)
+{
+  pid_t self = getpid ();
+  pid_t child = fork ();
+
+  if (child == 0)
+    {
+      /* Only async-signal-safe calls in the child of a threaded process. */
+      const struct timespec pause = { 0, 200 * 1000 * 1000 };
+
+      nanosleep (&pause, NULL);
+      kill (self, SIGKILL);
+      _exit (0);
+    }
+  if (child > 0)
+    raise (SIGSTOP);
+  raise (SIGKILL);
+}
+
 void
 pp_killpoint (const char *what)
 {
@@ -41,5 +70,5 @@ pp_killpoint (const char *what)
     ssize_t r = write (STDERR_FILENO, line, strlen (line));
     (void) r;
   }
-  raise (SIGKILL);
+  die_frozen ();
 }

@@ -1200,9 +1200,7 @@ test_persistent_hotplug (Fixture *fx, gconstpointer data)
  * Points 1-6 are the lease's save, the persistence's and the Bind's
  * record, two each (temporary written; renamed), all before the first
  * sysfs write; /bind/killed-at-every-point (test-bind) kills at the
- * kernel steps after them.  Stopping there also keeps the daemon from
- * dying while the simulated kernel sends it a uevent, which makes
- * umockdev's sender abort the test. */
+ * kernel steps after them. */
 #define STATE_KILL_POINTS 6
 
 static void
