@@ -310,6 +310,48 @@ class Tier:
         if "polkit" not in out.stderr or "rule" not in out.stderr:
             raise Failed("pcipassctl bind as %s does not say how to get the right: %s" % (OTHER, out.stderr))
 
+    def readme_block(self, name):
+        """The command lines of the README block <!-- system-tier: NAME -->."""
+        text = open(os.path.join(self.src, "README.md")).read()
+        start = text.index("<!-- system-tier: %s" % name)
+        end = text.index("<!-- /system-tier -->", start)
+        return [line.strip() for line in text[start:end].splitlines()[1:] if line.startswith("    ")]
+
+    def check_readme(self):
+        """The README's commands, as written: to give the group the right
+        (as root, without sudo, into this tier's rules directory, with the
+        install's prefix and the member's name), then to check it."""
+        grant = self.readme_block("grant")
+        if len(grant) != 2:
+            raise Failed("the README's grant block has %d lines, not 2" % len(grant))
+        for name in os.listdir(self.rules_d):
+            os.unlink(os.path.join(self.rules_d, name))
+        run(["gpasswd", "-d", MEMBER, self.group])
+        for line in grant:
+            words = line.split()
+            if words[0] != "sudo":
+                raise Failed("README grant line %r does not start with sudo" % line)
+            # The README installs with --prefix=/usr; this build has its own.
+            words = [self.dest + self.prefix + w[len("/usr"):] if w.startswith("/usr/share/doc/") else w
+                     for w in words[1:]]
+            words = [MEMBER if w == "alice" else w for w in words]
+            if "usermod" in words and self.group not in words:
+                raise Failed("README gives group %r, the build's is %r" % (words, self.group))
+            run(words, check=True)
+        for line in self.readme_block("check"):
+            words = [self.pcipassctl if w == "pcipassctl" else w for w in line.split()]
+            deadline = time.monotonic() + 10
+            while True:
+                out = run(words, user=MEMBER)
+                # polkitd picks the new rules file up within milliseconds.
+                if out.returncode == 0 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            if out.returncode != 0:
+                raise Failed("README check %r as %s: exit %d: %s" % (line, MEMBER, out.returncode,
+                                                                  out.stderr.strip()))
+        self.matrix[(MEMBER, "README's commands")] = "ok"
+
     def check_without_rules(self):
         for name in os.listdir(self.rules_d):
             os.unlink(os.path.join(self.rules_d, name))
@@ -357,6 +399,8 @@ class Tier:
                  self.check_unlisted_interface),
                 ("pcipassctl bind as the other user says how to get the right, exit 1", self.check_ctl_message),
                 ("without the example rules the group member is refused", self.check_without_rules),
+                ("the README's commands give the group the right, and its checks pass",
+                 self.check_readme),
             ):
                 self.check(name, func)
         except Failed as e:
