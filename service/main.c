@@ -133,10 +133,13 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   /* A thread-pool worker with nothing left to do waits 15 s for more and
-   * then exits, waking the otherwise idle daemon to do it.  Workers (a
-   * Bind's, polkit's start-up) exit as soon as their work is done
-   * instead: a thread start costs microseconds. */
-  g_thread_pool_set_max_unused_threads (0);
+   * then exits, waking the otherwise idle daemon to do it.  Idle workers
+   * wait without a timeout instead, a few of them kept: each keeps its
+   * uevent monitor (pp-kernel.c), so operations do not open and close a
+   * netlink socket each, which under umockdev also raced its uevent
+   * sender (a socket gone between its glob and its connect aborts it). */
+  g_thread_pool_set_max_unused_threads (4);
+  g_thread_pool_set_max_idle_time (0);
 
   options = g_option_context_new (NULL);
   g_option_context_set_summary (options,
