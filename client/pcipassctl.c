@@ -83,23 +83,6 @@ pp_ctl_options_clear (PpCtlOptions *options)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PpCtlOptions, pp_ctl_options_clear)
 
-static void
-print_json (JsonNode *root)
-{
-  g_autofree char *text = pp_ctl_json_to_data (root);
-
-  /* JSON is UTF-8 whatever the locale: no g_print conversion. */
-  fputs (text, stdout);
-}
-
-static void
-print_table (PpTable *table, const char *indent)
-{
-  g_autofree char *text = pp_table_render (table, indent);
-
-  g_print ("%s", text);
-}
-
 static char *
 format_id (PpCtlDevice *device)
 {
@@ -201,7 +184,7 @@ cmd_list (const PpCtlOptions *options, GError **error)
                          pp_ctl_device_get_persistent (device) ? "yes" : "");
       pp_table_add_row (table, (const char *const *) row->pdata);
     }
-  print_table (table, NULL);
+  pp_table_print (table, NULL);
   return TRUE;
 }
 
@@ -294,7 +277,7 @@ show_device (PpCtlInventory *inventory, PpCtlDevice *d)
   field (table, "Owner", "%s", pp_ctl_str (pp_ctl_device_get_owner (d)));
   field (table, "Persistent", "%s",
          pp_ctl_device_get_persistent (d) ? "yes" : "no");
-  print_table (table, NULL);
+  pp_table_print (table, NULL);
 }
 
 static gboolean
@@ -310,7 +293,7 @@ cmd_show (const PpCtlOptions *options, GError **error)
   if (options->json)
     {
       g_autoptr (JsonNode) root = pp_ctl_json_device (inventory, device);
-      print_json (root);
+      pp_ctl_json_print (root);
     }
   else
     {
@@ -334,7 +317,7 @@ cmd_groups (const PpCtlOptions *options, GError **error)
   if (options->json)
     {
       g_autoptr (JsonNode) root = pp_ctl_json_groups (inventory, groups);
-      print_json (root);
+      pp_ctl_json_print (root);
       return TRUE;
     }
 
@@ -367,7 +350,7 @@ cmd_groups (const PpCtlOptions *options, GError **error)
           pp_table_add_row (table, row);
         }
     }
-  print_table (table, "  ");
+  pp_table_print (table, "  ");
   return TRUE;
 }
 
@@ -461,7 +444,7 @@ print_plan (GVariant *plan, const char *nothing)
 
       pp_table_add_row (table, row);
     }
-  print_table (table, "  ");
+  pp_table_print (table, "  ");
 }
 
 static void
@@ -507,7 +490,7 @@ move_device (const PpCtlOptions *options,
       if (options->json)
         {
           g_autoptr (JsonNode) root = pp_ctl_json_steps ("plan", plan);
-          print_json (root);
+          pp_ctl_json_print (root);
         }
       else
         {
@@ -541,7 +524,7 @@ move_device (const PpCtlOptions *options,
   if (options->json)
     {
       g_autoptr (JsonNode) root = pp_ctl_json_steps ("steps", steps);
-      print_json (root);
+      pp_ctl_json_print (root);
     }
   else
     {

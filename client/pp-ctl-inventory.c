@@ -387,17 +387,40 @@ pp_ctl_sd_bus_open (GError **error)
   return bus;
 }
 
-gboolean
-pp_ctl_sd_bus_not_running (const sd_bus_error *bus_error, GError **error)
+#define SERVICE_UNKNOWN "org.freedesktop.DBus.Error.ServiceUnknown"
+#define NAME_HAS_NO_OWNER "org.freedesktop.DBus.Error.NameHasNoOwner"
+
+static void
+set_not_running (GError **error)
 {
-  if (!sd_bus_error_has_names (bus_error,
-                               "org.freedesktop.DBus.Error.ServiceUnknown",
-                               "org.freedesktop.DBus.Error.NameHasNoOwner"))
-    return FALSE;
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                "pcipassd is not running on the system bus (nobody owns %s)",
                PP_BUS_NAME);
+}
+
+gboolean
+pp_ctl_sd_bus_not_running (const sd_bus_error *bus_error, GError **error)
+{
+  if (!sd_bus_error_has_names (bus_error, SERVICE_UNKNOWN, NAME_HAS_NO_OWNER))
+    return FALSE;
+  set_not_running (error);
   return TRUE;
+}
+
+void
+pp_ctl_gdbus_not_running (GError **error)
+{
+  g_autofree char *remote = NULL;
+
+  if (error == NULL || *error == NULL || !g_dbus_error_is_remote_error (*error))
+    return;
+  remote = g_dbus_error_get_remote_error (*error);
+  if (g_strcmp0 (remote, SERVICE_UNKNOWN) == 0
+      || g_strcmp0 (remote, NAME_HAS_NO_OWNER) == 0)
+    {
+      g_clear_error (error);
+      set_not_running (error);
+    }
 }
 
 PpCtlInventory *

@@ -40,6 +40,10 @@ sd_bus *pp_ctl_sd_bus_open (GError **error);
 gboolean pp_ctl_sd_bus_not_running (const sd_bus_error *bus_error,
                                     GError **error);
 
+/* The same for a GDBus call's *@error: replaced by that error when it
+ * says nobody owns pcipassd's name, else left alone. */
+void pp_ctl_gdbus_not_running (GError **error);
+
 /* Connects to the system bus and reads all device objects.  Fails with a
  * message fit for the user when the bus or the daemon is not there. */
 PpCtlInventory *pp_ctl_inventory_load (GError **error);

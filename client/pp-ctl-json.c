@@ -311,3 +311,12 @@ pp_ctl_json_print_devices (PpCtlInventory *inventory,
     }
   fputs ("]\n", out);
 }
+
+void
+pp_ctl_json_print (JsonNode *root)
+{
+  g_autofree char *text = pp_ctl_json_to_data (root);
+
+  /* No g_print: it would convert to the locale's charset. */
+  fputs (text, stdout);
+}

@@ -35,4 +35,7 @@ JsonNode *pp_ctl_json_steps (const char *key, GVariant *steps);
 /* @root pretty-printed with a 2-space indent, ending with a newline. */
 char *pp_ctl_json_to_data (JsonNode *root);
 
+/* Prints pp_ctl_json_to_data() on stdout, as UTF-8 whatever the locale. */
+void pp_ctl_json_print (JsonNode *root);
+
 G_END_DECLS

@@ -21,37 +21,8 @@ static void
 print_json (JsonBuilder *builder)
 {
   g_autoptr (JsonNode) root = json_builder_get_root (builder);
-  g_autofree char *text = pp_ctl_json_to_data (root);
 
-  fputs (text, stdout);
-}
-
-static void
-print_table (PpTable *table, const char *indent)
-{
-  g_autofree char *text = pp_table_render (table, indent);
-
-  g_print ("%s", text);
-}
-
-/* Says "not running" as the inventory does when nobody owns the name. */
-static void
-explain_not_running (GError **error)
-{
-  g_autofree char *remote = NULL;
-
-  if (error == NULL || *error == NULL || !g_dbus_error_is_remote_error (*error))
-    return;
-  remote = g_dbus_error_get_remote_error (*error);
-  if (g_strcmp0 (remote, "org.freedesktop.DBus.Error.ServiceUnknown") == 0
-      || g_strcmp0 (remote, "org.freedesktop.DBus.Error.NameHasNoOwner") == 0)
-    {
-      g_clear_error (error);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                   "pcipassd is not running on the system bus (nobody owns "
-                   "%s)",
-                   PP_BUS_NAME);
-    }
+  pp_ctl_json_print (root);
 }
 
 static GDBusConnection *
@@ -89,7 +60,7 @@ call_authorized (GDBusConnection *bus,
       no_ask_password ? G_DBUS_CALL_FLAGS_NONE
                       : G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION,
       no_ask_password ? -1 : G_MAXINT, NULL, error);
-  explain_not_running (error);
+  pp_ctl_gdbus_not_running (error);
   return reply;
 }
 
@@ -102,7 +73,7 @@ manager_properties (GDBusConnection *bus, GError **error)
       "GetAll", g_variant_new ("(s)", MANAGER_IFACE),
       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
 
-  explain_not_running (error);
+  pp_ctl_gdbus_not_running (error);
   if (reply == NULL)
     return NULL;
   return g_variant_get_child_value (reply, 0);
@@ -224,7 +195,7 @@ pp_ctl_resources_run (const PpCtlResourceOptions *options, GError **error)
 
           pp_table_add_row (table, row);
         }
-      print_table (table, NULL);
+      pp_table_print (table, NULL);
     }
   if (g_variant_n_children (leases) > 0)
     {
@@ -244,7 +215,7 @@ pp_ctl_resources_run (const PpCtlResourceOptions *options, GError **error)
 
           pp_table_add_row (table, row);
         }
-      print_table (table, "  ");
+      pp_table_print (table, "  ");
     }
   return TRUE;
 }

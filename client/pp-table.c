@@ -126,3 +126,11 @@ pp_table_render (PpTable *table, const char *indent)
 
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
+
+void
+pp_table_print (PpTable *table, const char *indent)
+{
+  g_autofree char *text = pp_table_render (table, indent);
+
+  g_print ("%s", text);
+}

@@ -29,6 +29,9 @@ void pp_table_add_line (PpTable *table, const char *line);
  * with a newline. */
 char *pp_table_render (PpTable *table, const char *indent);
 
+/* Prints pp_table_render() on stdout. */
+void pp_table_print (PpTable *table, const char *indent);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTable, pp_table_free)
 
 G_END_DECLS
