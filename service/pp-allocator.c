@@ -69,7 +69,6 @@ group_fits (PpAllocator *self,
             gboolean *shares_lease)
 {
   g_autoptr (GPtrArray) plan = NULL;
-  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
   GPtrArray *members;
   int group = pp_device_get_iommu_group (device);
 
@@ -83,16 +82,10 @@ group_fits (PpAllocator *self,
   *shares_lease = FALSE;
   members = pp_registry_get_group_members (self->registry, group);
   for (guint i = 0; members != NULL && i < members->len; i++)
-    {
-      PpDevice *member = g_ptr_array_index (members, i);
-
-      g_ptr_array_add (addresses, (gpointer) pp_device_get_address (member));
-      if (*pp_device_get_owner (member) != '\0')
-        *shares_lease = TRUE;
-    }
-  g_ptr_array_add (addresses, NULL);
-  return pp_leases_check (self->leases, (const char *const *) addresses->pdata,
-                          owner, NULL);
+    if (*pp_device_get_owner (g_ptr_array_index (members, i)) != '\0')
+      *shares_lease = TRUE;
+  return pp_leases_check_group (self->leases, pp_device_get_address (device),
+                                owner, NULL);
 }
 
 static int

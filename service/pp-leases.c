@@ -173,11 +173,11 @@ reserved_error (GError **error, const char *address, const char *owner)
 }
 
 /* VFIO gives a group to one container: two owners cannot share one. */
-static gboolean
-check_group (PpLeases *self,
-             const char *address,
-             const char *owner,
-             GError **error)
+gboolean
+pp_leases_check_group (PpLeases *self,
+                       const char *address,
+                       const char *owner,
+                       GError **error)
 {
   PpDevice *device = pp_registry_lookup (self->registry, address);
   GPtrArray *members;
@@ -222,7 +222,7 @@ pp_leases_reserve (PpLeases *self,
     return reserved_error (error, address, lease->owner);
   if (lease != NULL && g_strcmp0 (lease->tie, tie) == 0)
     return TRUE;
-  if (!check_group (self, address, owner, error))
+  if (!pp_leases_check_group (self, address, owner, error))
     return FALSE;
 
   /* On disk first: memory never claims a lease the file does not keep. */

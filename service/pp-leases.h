@@ -52,6 +52,14 @@ gboolean pp_leases_check (PpLeases *self,
                           const char *owner,
                           GError **error);
 
+/* Reserved, naming the member and its holder, when another owner than
+ * @owner holds a member of @address's IOMMU group (VFIO gives a group to
+ * one user); TRUE for a device without a group or not present. */
+gboolean pp_leases_check_group (PpLeases *self,
+                                const char *address,
+                                const char *owner,
+                                GError **error);
+
 /* Every lease, present device or not: address -> owner (borrowed). */
 GHashTable *pp_leases_get_all (PpLeases *self);
 
