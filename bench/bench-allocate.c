@@ -166,13 +166,10 @@ reboot (GStrv paths)
 {
   for (char **p = paths; *p != NULL; p++)
     {
-      /* .../pci_0000_3b_01_0 -> 0000:3b:01.0 */
-      g_autofree char *address = g_strdup (strrchr (*p, '/') + 5);
+      g_autofree char *address = pp_address_from_object_path (*p);
       g_autofree char *override = NULL;
 
-      address[4] = ':';
-      address[7] = ':';
-      address[10] = '.';
+      g_assert_nonnull (address);
       override = g_strdup_printf ("/sys/bus/pci/devices/%s/driver_override",
                                   address);
       pp_test_write_sysfs (override, "\n");

@@ -162,3 +162,21 @@ pp_address_to_object_path (const char *address)
   g_strdelimit (escaped, ":.", '_');
   return g_strconcat (PP_DEVICES_PATH "/pci_", escaped, NULL);
 }
+
+char *
+pp_address_from_object_path (const char *path)
+{
+  g_autofree char *text = NULL;
+  char *last;
+
+  if (!g_str_has_prefix (path, PP_DEVICES_PATH "/pci_"))
+    return NULL;
+  text = g_strdup (path + strlen (PP_DEVICES_PATH "/pci_"));
+  /* DDDD_BB_SS_F: the last separator was the '.', the others ':'. */
+  last = strrchr (text, '_');
+  if (last == NULL)
+    return NULL;
+  *last = '.';
+  g_strdelimit (text, "_", ':');
+  return pp_address_normalize (text, FALSE, NULL);
+}

@@ -48,4 +48,8 @@ int pp_address_str_compare (const char *a, const char *b);
  * @address must be canonical. */
 char *pp_address_to_object_path (const char *address);
 
+/* The canonical address a device object path spells, or NULL when @path
+ * is not one. */
+char *pp_address_from_object_path (const char *path);
+
 G_END_DECLS

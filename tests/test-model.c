@@ -491,6 +491,17 @@ test_address (void)
   g_clear_pointer (&path, g_free);
   path = pp_address_to_object_path ("0000:01:00.0");
   g_assert_cmpstr (path, ==, "/io/github/pcipassd/devices/pci_0000_01_00_0");
+  {
+    g_autofree char *back = pp_address_from_object_path (path);
+    g_autofree char *vmd = pp_address_from_object_path (
+        "/io/github/pcipassd/devices/pci_10000_e1_1f_7");
+
+    g_assert_cmpstr (back, ==, "0000:01:00.0");
+    g_assert_cmpstr (vmd, ==, "10000:e1:1f.7");
+    g_assert_null (pp_address_from_object_path ("/io/github/pcipassd/manager"));
+    g_assert_null (
+        pp_address_from_object_path ("/io/github/pcipassd/devices/pci_x"));
+  }
   g_assert_cmpint (pp_address_compare (&a, &b), <, 0);
   g_assert_cmpint (pp_address_str_compare ("0000:02:00.0", "0000:01:00.1"), >,
                    0);

@@ -344,6 +344,21 @@ test_reload (Fixture *fx, gconstpointer data)
 static char *ctl (int expected_status, char **err, const char *first, ...)
     G_GNUC_NULL_TERMINATED;
 
+/* A connection of its own to the test bus: another client. */
+static GDBusConnection *
+new_connection (Fixture *fx)
+{
+  g_autoptr (GError) error = NULL;
+  GDBusConnection *c = g_dbus_connection_new_for_address_sync (
+      fx->bus->address,
+      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+      NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return c;
+}
+
 /* ---- leases ---- */
 
 #define DEVICE_IFACE "io.github.pcipassd1.Device"
@@ -514,12 +529,7 @@ test_lease_survives_restart (Fixture *fx, gconstpointer data)
 
   allow (fx, "io.github.pcipassd.reserve");
   g_assert_true (reserve (fx, GPU0, "vm-1", &error));
-  other = g_dbus_connection_new_for_address_sync (
-      fx->bus->address,
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
+  other = new_connection (fx);
   g_assert_true (
       reserve_on (other, CX5, "vm-2", "{'tied_to_caller': <true>}", &error));
   g_assert_no_error (error);
@@ -542,12 +552,7 @@ test_tied_lease (Fixture *fx, gconstpointer data)
       = g_build_filename (fx->state_dir, "bindings", NULL);
 
   allow (fx, "io.github.pcipassd.reserve");
-  other = g_dbus_connection_new_for_address_sync (
-      fx->bus->address,
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-  g_assert_no_error (error);
+  other = new_connection (fx);
   g_assert_true (
       reserve_on (other, GPU0, "vm-1", "{'tied_to_caller': <true>}", &error));
   g_assert_no_error (error);
@@ -604,17 +609,8 @@ test_two_owners_race (Fixture *fx, gconstpointer data)
       g_autofree char *owner_a = g_strdup_printf ("a-%u", round);
       g_autofree char *owner_b = g_strdup_printf ("b-%u", round);
 
-      a = g_dbus_connection_new_for_address_sync (
-          fx->bus->address,
-          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-              | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-          NULL, NULL, &error);
-      b = g_dbus_connection_new_for_address_sync (
-          fx->bus->address,
-          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-              | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-          NULL, NULL, &error);
-      g_assert_no_error (error);
+      a = new_connection (fx);
+      b = new_connection (fx);
       memset (&race, 0, sizeof race);
       /* Both sent before either is answered. */
       g_dbus_connection_call (
@@ -771,14 +767,9 @@ allocate_on (GDBusConnection *connection,
   g_variant_get (reply, "(ao)", &iter);
   while (g_variant_iter_next (iter, "&o", &path))
     {
-      g_autofree char *address = NULL;
-      /* pci_0000_98_00_0 -> 0000:98:00.0 */
-      const char *node = strrchr (path, '/') + 5;
+      g_autofree char *address = pp_address_from_object_path (path);
 
-      address = g_strdup (node);
-      address[4] = ':';
-      address[7] = ':';
-      address[10] = '.';
+      g_assert_nonnull (address);
       g_string_append_printf (out, "%s%s", out->len ? " " : "", address);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
@@ -926,20 +917,6 @@ on_allocate_reply (GObject *source, GAsyncResult *result, gpointer user_data)
       pp_test_assert_remote_error (error, RESERVED);
       race->reserved++;
     }
-}
-
-static GDBusConnection *
-new_connection (Fixture *fx)
-{
-  g_autoptr (GError) error = NULL;
-  GDBusConnection *c = g_dbus_connection_new_for_address_sync (
-      fx->bus->address,
-      G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
-          | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-      NULL, NULL, &error);
-
-  g_assert_no_error (error);
-  return c;
 }
 
 static void
