@@ -709,21 +709,18 @@ gboolean
 pp_store_remove (PpStore *self, const char *address, GError **error)
 {
   g_autofree char *before = NULL;
-  gboolean changed = FALSE;
   gboolean ok = TRUE;
 
   g_mutex_lock (&self->lock);
-  before = g_key_file_to_data (self->records, NULL, NULL);
   if (g_key_file_has_key (self->records, address, KEY_DRIVER, NULL))
     {
-      changed = TRUE;
+      before = g_key_file_to_data (self->records, NULL, NULL);
       g_key_file_remove_key (self->records, address, KEY_DRIVER, NULL);
       g_key_file_remove_key (self->records, address, KEY_OVERRIDE, NULL);
       g_key_file_remove_key (self->records, address, KEY_PENDING, NULL);
       drop_if_empty (self, address);
+      ok = save_or_revert (self, before, error);
     }
-  if (changed)
-    ok = save_or_revert (self, before, error);
   g_mutex_unlock (&self->lock);
   return ok;
 }
@@ -792,12 +789,15 @@ set_or_remove (PpStore *self,
                const char *value,
                GError **error)
 {
-  g_autofree char *before = g_key_file_to_data (self->records, NULL, NULL);
   g_autofree char *old
       = g_key_file_get_value (self->records, address, key, NULL);
+  g_autofree char *before = NULL;
 
+  /* Every Unbind asks to end persistence: most of the time there is
+   * none, and nothing to serialize. */
   if (g_strcmp0 (old, value) == 0)
     return TRUE;
+  before = g_key_file_to_data (self->records, NULL, NULL);
   if (value != NULL)
     g_key_file_set_value (self->records, address, key, value);
   else
