@@ -654,6 +654,10 @@ pp_registry_count_resources (PpRegistry *self)
 
   g_return_val_if_fail (PP_IS_REGISTRY (self), NULL);
 
+  /* Counted after every batch of changes: on a host without a catalog,
+   * where no device has a name, that need not be a walk of them all. */
+  if (pp_catalog_get_n_entries (self->catalog) == 0)
+    return counts;
   g_hash_table_iter_init (&iter, self->devices);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
