@@ -22,6 +22,7 @@ Prints one line per check and a deny matrix; exits 0 when all pass, 77
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import shutil
@@ -83,10 +84,9 @@ class Tier:
         self.dest = os.path.join(self.work, "dest")
         run([os.environ.get("PP_MESON", "meson"), "install", "-C", self.build, "--destdir", self.dest, "--no-rebuild", "--quiet"],
             check=True, timeout=300)
-        prefix = run([os.environ.get("PP_MESON", "meson"), "introspect", "--buildoptions", self.build], check=True).stdout
-        import json
-
-        options = {o["name"]: o["value"] for o in json.loads(prefix)}
+        options = run([os.environ.get("PP_MESON", "meson"), "introspect", "--buildoptions", self.build],
+                      check=True).stdout
+        options = {o["name"]: o["value"] for o in json.loads(options)}
         self.prefix = options["prefix"]
         self.group = options["privileged-group"]
         root = self.dest + self.prefix
