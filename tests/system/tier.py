@@ -11,7 +11,9 @@ temporary folder but the test users it creates and removes:
     policy, on a socket of its own;
   - runs the real polkitd with the installed polkit policy and example
     rules bind-mounted over its directories (the namespace undoes that);
-  - runs the installed pcipassd on a simulated workstation whose simulated
+  - lets the bus start the installed pcipassd through the installed
+    activation file (bind-mounted where the launch helper looks) on the
+    first pcipassctl list, on a simulated workstation whose simulated
     kernel binds (tests/pcipass-testbed --kernel);
   - calls it as root, as a member of the rules' group and as a user who is
     not, and checks what each may do, and that a refusal writes nothing.
@@ -94,8 +96,9 @@ class Tier:
         self.pcipassctl = os.path.join(root, options["bindir"], "pcipassctl")
         self.system_d = os.path.join(root, options["datadir"], "dbus-1", "system.d")
         self.actions = os.path.join(root, options["datadir"], "polkit-1", "actions")
+        self.services = os.path.join(root, options["datadir"], "dbus-1", "system-services")
         self.rules = os.path.join(root, options["datadir"], "doc", "pcipassd", "examples")
-        for path in (self.pcipassd, self.pcipassctl, self.system_d, self.actions, self.rules):
+        for path in (self.pcipassd, self.pcipassctl, self.system_d, self.actions, self.rules, self.services):
             if not os.path.exists(path):
                 raise Failed("meson install did not create %s" % path)
 
@@ -157,17 +160,69 @@ class Tier:
         self.start(["/usr/lib/polkit-1/polkitd"], "polkitd.log")
         run(["gdbus", "wait", "--system", "--timeout", "10", "org.freedesktop.PolicyKit1"], check=True)
 
-    def daemon(self):
+    def activation(self):
+        """The installed activation file where the bus and its launch helper
+        look (the helper reads only the standard directories of
+        /usr/share/dbus-1/system.conf): a copy of that directory with ours
+        added, bind-mounted over it.  Only Exec= differs from the installed
+        file: the daemon must run on the simulated host, never on this
+        machine's /sys, so it points at a wrapper that starts the installed
+        pcipassd under the testbed (the helper clears the environment, so
+        the wrapper names the bus itself)."""
+        installed = os.path.join(self.services, BUS_NAME + ".service")
+        with open(installed) as f:
+            entry = f.read()
+        exec_lines = [line for line in entry.splitlines() if line.startswith("Exec=")]
+        if exec_lines != ["Exec=" + self.pcipassd[len(self.dest):]]:
+            raise Failed("the installed activation file runs %r, not the installed pcipassd" % exec_lines)
+        for want in ("Name=" + BUS_NAME, "User=root", "SystemdService=pcipassd.service"):
+            if want not in entry.splitlines():
+                raise Failed("the installed activation file lacks %s" % want)
         self.state = os.path.join(self.work, "state")
+        self.pidfile = os.path.join(self.work, "daemon.pid")
+        self.rootfile = os.path.join(self.work, "sysroot")
         testbed = os.path.join(self.build, "tests", "pcipass-testbed")
         fixture = os.path.join(self.src, "tests", "fixtures", "workstation.topo")
-        proc = self.start([testbed, "--print-root", "--kernel", fixture, "--", self.pcipassd,
-                           "--state-dir=" + self.state, "--catalog=", "--step-timeout=5"],
-                          "pcipassd.log", stdout=subprocess.PIPE)
-        self.sysroot = proc.stdout.readline().strip()
+        wrapper = os.path.join(self.work, "pcipassd-on-testbed")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\n"
+                    "echo $$ > %s\n"
+                    "DBUS_SYSTEM_BUS_ADDRESS=unix:path=%s exec %s --print-root --kernel %s -- %s"
+                    " --state-dir=%s --catalog= --step-timeout=5 > %s 2>> %s\n"
+                    % (self.pidfile, self.socket, testbed, fixture, self.pcipassd, self.state,
+                       self.rootfile, os.path.join(self.work, "pcipassd.log")))
+        os.chmod(wrapper, 0o755)
+        services = os.path.join(self.work, "system-services")
+        if os.path.isdir("/usr/share/dbus-1/system-services"):
+            shutil.copytree("/usr/share/dbus-1/system-services", services)
+        else:
+            os.mkdir(services)
+        with open(os.path.join(services, BUS_NAME + ".service"), "w") as f:
+            f.write("".join("Exec=%s\n" % wrapper if line.startswith("Exec=") else line + "\n"
+                            for line in entry.splitlines()))
+        run(["mount", "--bind", services, "/usr/share/dbus-1/system-services"], check=True)
+
+    def check_activation(self):
+        """Nothing owns the name until an unprivileged user's first
+        pcipassctl list, which the bus answers by activating the daemon;
+        that first list is the whole simulated host."""
+        out = run(["gdbus", "call", "--system", "--dest", "org.freedesktop.DBus", "--object-path",
+                   "/org/freedesktop/DBus", "--method", "org.freedesktop.DBus.NameHasOwner", BUS_NAME],
+                  check=True)
+        if out.stdout.strip() != "(false,)":
+            raise Failed("%s has an owner before activation: %s" % (BUS_NAME, out.stdout.strip()))
+        out = run([self.pcipassctl, "list", "--json"], user=OTHER, timeout=30)
+        self.matrix[(OTHER, "list, activating")] = "ok" if out.returncode == 0 else out.stderr.strip()
+        if out.returncode != 0:
+            raise Failed("the first pcipassctl list: exit %d: %s" % (out.returncode, out.stderr.strip()))
+        self.sysroot = open(self.rootfile).readline().strip()
         if not os.path.isdir(self.sysroot):
-            raise Failed("pcipass-testbed printed no root: %r" % self.sysroot)
-        run(["gdbus", "wait", "--system", "--timeout", "20", BUS_NAME], check=True)
+            raise Failed("the activated testbed wrote no root: %r" % self.sysroot)
+        listed = sorted(d["address"] for d in json.loads(out.stdout))
+        simulated = sorted(os.listdir(os.path.join(self.sysroot, "sys", "bus", "pci", "devices")))
+        if not simulated or listed != simulated:
+            raise Failed("the first list gave %d devices, the simulated host has %d" % (len(listed), len(simulated)))
+        log("activated by %s's first pcipassctl list: %d devices" % (OTHER, len(listed)))
 
     def start(self, argv, log_name, stdout=None):
         logf = open(os.path.join(self.work, log_name), "w")
@@ -176,6 +231,16 @@ class Tier:
         return proc
 
     def stop(self):
+        # The activated daemon is the bus's grandchild, not ours.
+        try:
+            with open(self.pidfile) as f:
+                pid = int(f.read())
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+                     open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z",
+                     "the activated daemon to stop")
+        except (AttributeError, OSError, ValueError, Failed):
+            pass
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -386,7 +451,11 @@ class Tier:
             self.users()
             self.bus()
             self.polkit()
-            self.daemon()
+            self.activation()
+            self.check("D-Bus activation: the first pcipassctl list starts the daemon and lists the whole host",
+                       self.check_activation)
+            if not self.results[-1][0]:
+                raise Failed("no daemon to test")
             for name, func in (
                 ("every user can list, read, introspect and validate", self.check_reading),
                 ("Bind and Unbind: root and the group member may, the other user gets NotAuthorized "
