@@ -1,6 +1,7 @@
 #include "pp-vfio.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <string.h>
@@ -117,9 +118,21 @@ pp_vfio_users_add (PpVfioUsers *users, int group, const char *address)
                        cdev_path != NULL ? cdev_path : g_strdup (""));
 }
 
+static gboolean
+is_denied (int saved_errno)
+{
+  return saved_errno == EACCES || saved_errno == EPERM;
+}
+
 /* Relative to the directory's descriptor: the kernel looks up one name,
- * not the whole /proc/PID/fd/N path, for each of thousands of fds. */
-static void
+ * not the whole /proc/PID/fd/N path, for each of thousands of fds.
+ * FALSE when the process's descriptors may not be listed (root without
+ * CAP_DAC_READ_SEARCH, for another user's process): what it holds is
+ * unknown.  A process that is gone holds nothing.  A descriptor that may
+ * not be followed is skipped without a word: some hosts deny that even to
+ * a root with every capability for their own supervisor (PID 1 of this
+ * project's CI machines). */
+static gboolean
 scan_process (PpVfioUsers *users, int proc_fd, const char *pid)
 {
   g_autofree char *fd_dir = g_build_filename (pid, "fd", NULL);
@@ -128,12 +141,12 @@ scan_process (PpVfioUsers *users, int proc_fd, const char *pid)
   struct dirent *entry;
 
   if (dir_fd < 0)
-    return;
+    return !is_denied (errno);
   dir = fdopendir (dir_fd);
   if (dir == NULL)
     {
       close (dir_fd);
-      return;
+      return TRUE;
     }
   while ((entry = readdir (dir)) != NULL)
     {
@@ -151,13 +164,16 @@ scan_process (PpVfioUsers *users, int proc_fd, const char *pid)
         g_hash_table_add (users->held, g_strdup (node));
     }
   closedir (dir);
+  return TRUE;
 }
 
 void
 pp_vfio_users_scan (PpVfioUsers *users)
 {
+  static gint warned = 0; /* scans run in worker threads */
   DIR *proc;
   struct dirent *entry;
+  guint hidden = 0;
 
   if (g_hash_table_size (users->nodes) == 0)
     return;
@@ -168,11 +184,20 @@ pp_vfio_users_scan (PpVfioUsers *users)
     {
       if (!g_ascii_isdigit (entry->d_name[0]))
         continue;
-      scan_process (users, dirfd (proc), entry->d_name);
+      if (!scan_process (users, dirfd (proc), entry->d_name))
+        hidden++;
       if (g_hash_table_size (users->held) == g_hash_table_size (users->nodes))
         break; /* everything asked about is held: nothing more to learn */
     }
   closedir (proc);
+  /* Once: the daemon runs so, or not (as root under a unit without
+   * CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE, or as a user in a demo). */
+  if (hidden > 0 && g_atomic_int_compare_and_exchange (&warned, 0, 1))
+    g_warning ("the open files of %u processes cannot be read: a VM among "
+               "them does not keep its VFIO group from being unbound "
+               "(pcipassd needs root with CAP_DAC_READ_SEARCH and "
+               "CAP_SYS_PTRACE)",
+               hidden);
 }
 
 gboolean
