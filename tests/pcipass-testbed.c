@@ -8,17 +8,24 @@
  * the testbed when COMMAND ends.  Exits with COMMAND's status, or 128 plus
  * the signal number when COMMAND was killed.  stdin, stdout and stderr are
  * inherited, so `pcipass-testbed server -- bash` gives an interactive shell.
+ *
+ * With --hotplug FIFO, it makes FIFO and reads it: each line names a
+ * fixture file whose functions are then added to the running host, with
+ * their "add" uevents, as if plugged in (for tests outside the testbed,
+ * such as the Cockpit page's).
  */
 
 #include "pp-fake-kernel.h"
 #include "pp-testbed.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,7 +58,9 @@ usage (FILE *out)
          "\n"
          "  --print-root   print the testbed's root directory first\n"
          "  --kernel       run a simulated kernel that carries out binding\n"
-         "                 writes (driver_override, bind, unbind, probe)\n",
+         "                 writes (driver_override, bind, unbind, probe)\n"
+         "  --hotplug FIFO make FIFO; each line written to it names a\n"
+         "                 fixture file whose functions are hot-added\n",
          out);
 }
 
@@ -172,6 +181,39 @@ on_child_exit (GPid pid, int wait_status, gpointer user_data)
   g_main_loop_quit (child->loop);
 }
 
+typedef struct
+{
+  UMockdevTestbed *tb;
+  GString *line;
+} Hotplug;
+
+/* Each complete line is a fixture to add; a bad one is reported and
+ * skipped, the host stays as it was. */
+static gboolean
+on_hotplug (gint fd, GIOCondition condition, gpointer user_data)
+{
+  Hotplug *hotplug = user_data;
+  char buf[4096];
+  ssize_t n = read (fd, buf, sizeof buf);
+  char *newline;
+
+  if (n <= 0)
+    return G_SOURCE_CONTINUE; /* O_RDWR: no EOF when a writer leaves */
+  g_string_append_len (hotplug->line, buf, n);
+  while ((newline = strchr (hotplug->line->str, '\n')) != NULL)
+    {
+      g_autofree char *path
+          = g_strndup (hotplug->line->str, newline - hotplug->line->str);
+      g_autoptr (GError) error = NULL;
+
+      g_string_erase (hotplug->line, 0, newline - hotplug->line->str + 1);
+      if (*path != '\0' && !pp_testbed_load (hotplug->tb, path, &error))
+        fprintf (stderr, "pcipass-testbed: hotplug %s: %s\n", path,
+                 error->message);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 /* A bare name like "server" means a fixture from the fixtures directory. */
 static char *
 find_fixture (const char *arg)
@@ -185,8 +227,12 @@ static int
 run (const char *fixture,
      gboolean print_root,
      gboolean with_kernel,
+     const char *hotplug_fifo,
      char **command)
 {
+  Hotplug hotplug = { NULL, NULL };
+  int hotplug_fd = -1;
+  guint hotplug_source = 0;
   g_autoptr (UMockdevTestbed) tb = NULL;
   g_autoptr (PpFakeKernel) kernel = NULL;
   g_autoptr (GError) error = NULL;
@@ -219,6 +265,22 @@ run (const char *fixture,
   if (with_kernel)
     kernel = pp_fake_kernel_new (tb);
 
+  if (hotplug_fifo != NULL)
+    {
+      if (mkfifo (hotplug_fifo, 0600) < 0
+          || (hotplug_fd = open (hotplug_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC))
+                 < 0)
+        {
+          fprintf (stderr, "pcipass-testbed: cannot make %s: %s\n",
+                   hotplug_fifo, g_strerror (errno));
+          return EXIT_FAILURE;
+        }
+      hotplug.tb = tb;
+      hotplug.line = g_string_new (NULL);
+      hotplug_source
+          = g_unix_fd_add (hotplug_fd, G_IO_IN, on_hotplug, &hotplug);
+    }
+
   if (print_root)
     {
       g_autofree char *root = umockdev_testbed_get_root_dir (tb);
@@ -249,6 +311,13 @@ run (const char *fixture,
   g_main_loop_run (loop);
   for (guint i = 0; i < G_N_ELEMENTS (sources); i++)
     g_source_remove (sources[i]);
+  if (hotplug_fd >= 0)
+    {
+      g_source_remove (hotplug_source);
+      close (hotplug_fd);
+      unlink (hotplug_fifo);
+      g_string_free (hotplug.line, TRUE);
+    }
 
   if (WIFEXITED (child.wait_status))
     return WEXITSTATUS (child.wait_status);
@@ -262,6 +331,7 @@ main (int argc, char **argv)
 {
   gboolean print_root = FALSE;
   gboolean with_kernel = FALSE;
+  const char *hotplug_fifo = NULL;
   const char *fixture;
   int i;
 
@@ -274,6 +344,10 @@ main (int argc, char **argv)
       else if (g_str_equal (argv[i], "--kernel"))
         {
           with_kernel = TRUE;
+        }
+      else if (g_str_equal (argv[i], "--hotplug") && i + 1 < argc)
+        {
+          hotplug_fifo = argv[++i];
         }
       else if (g_str_equal (argv[i], "-h") || g_str_equal (argv[i], "--help"))
         {
@@ -300,5 +374,5 @@ main (int argc, char **argv)
   if (!have_preload ())
     reexec_with_preload (argv);
 
-  return run (fixture, print_root, with_kernel, argv + i + 2);
+  return run (fixture, print_root, with_kernel, hotplug_fifo, argv + i + 2);
 }
