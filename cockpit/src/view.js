@@ -346,6 +346,11 @@ export function createView(root, model) {
                                h("h1.pf-c-title.pf-m-xl", null, "PCI passthrough")),
                              h("div.pf-c-page__main-section", null, content),
                              ...(ui.plan ? [planDialog()] : []));
+        if (model.ready) {
+            const t = window.ppTimings || {};
+            window.ppTimings = { ...t, drawn: t.drawn || performance.now(), draws: (t.draws || 0) + 1,
+                rows: t.rows || root.querySelectorAll("tr[data-address]").length, last: performance.now() };
+        }
         if (ui.plan)
             root.querySelector("[data-action=confirm]").focus();
         else if (focused) {

@@ -1,6 +1,9 @@
 /* The Cockpit page in a real browser against the real daemon.
  *
  *   node cockpit/test/browser.mjs BUILDDIR     (meson test --suite cockpit)
+ *   node cockpit/test/browser.mjs BUILDDIR --bench FIXTURE
+ *        only the time from page load to the full table, on FIXTURE
+ *        (such as bench/gen-host 4096's): a measurement, not a test
  *
  * Starts, each for this run only: a private bus standing in for the
  * system bus, python3-dbusmock's polkitd, pcipassd from BUILDDIR on the
@@ -24,6 +27,7 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 const src = resolve(here, "..", "..");
 const build = resolve(process.argv[2] || join(src, "build"));
+const benchFixture = process.argv[3] === "--bench" ? resolve(process.argv[4]) : null;
 const CHROMIUM = process.env.PP_CHROMIUM || "/usr/bin/chromium";
 const COCKPIT_WS = process.env.PP_COCKPIT_WS || "/usr/lib/cockpit/cockpit-ws";
 const BRIDGE = process.env.PP_COCKPIT_BRIDGE || "/usr/bin/cockpit-bridge";
@@ -159,11 +163,16 @@ async function setup() {
     gdbus("wait", "--system", "--timeout", "20", "org.freedesktop.PolicyKit1");
     setAllowed(ALLOWED);
 
-    /* pcipassd on the simulated workstation. */
+    /* pcipassd on the simulated workstation, with a catalog that names its
+     * GPU (so that it can be leased). */
     const state = join(work, "state");
     const fifo = join(work, "hotplug");
+    const catalog = join(work, "devices.yaml");
+    writeFileSync(catalog, 'vendors:\n  - id: "10de"\n    name: nvidia\n    devices:\n' +
+                           '      - id: "2684"\n        name: rtx4090\n        type: gpu\n');
     const testbed = start([join(build, "tests", "pcipass-testbed"), "--print-root", "--kernel", "--hotplug", fifo,
-        "workstation", "--", join(build, "service", "pcipassd"), "--state-dir=" + state, "--catalog="],
+        benchFixture || "workstation", "--", join(build, "service", "pcipassd"), "--state-dir=" + state,
+        "--catalog=" + catalog],
                           "pcipassd", { PP_FIXTURES_DIR: join(src, "tests", "fixtures") });
     const root = await until("the testbed root", () => {
         const first = testbed.output.split("\n")[0];
@@ -194,7 +203,8 @@ function setAllowed(actions) {
 }
 
 function pcipassctl(...args) {
-    return JSON.parse(execFileSync(join(build, "client", "pcipassctl"), args, { encoding: "utf8", env: process.env }));
+    return JSON.parse(execFileSync(join(build, "client", "pcipassctl"), args,
+                                   { encoding: "utf8", env: process.env, maxBuffer: 1 << 28 }));
 }
 
 async function main() {
@@ -210,6 +220,19 @@ async function main() {
     page.setDefaultTimeout(10000);
     const row = address => page.locator(`tr[data-address="${address}"]`);
     const card = address => page.locator("section.pp-group", { has: row(address) });
+
+    if (benchFixture) {
+        const count = pcipassctl("list", "--json").length;
+        const started = Date.now();
+        await page.goto(url);
+        await page.locator("tr[data-address]").nth(count - 1).waitFor({ timeout: 300000 });
+        timings.push([`page load to the full table (${basename(benchFixture)}, ${count} functions)`, Date.now() - started]);
+        const marks = await page.evaluate(() => window.ppTimings);
+        timings.push(["  of which: the daemon's objects in (after navigation start)", Math.round(marks.ready)]);
+        timings.push(["  of which: the first full draw done (after navigation start)", Math.round(marks.drawn)]);
+        timings.push([`  draws: ${marks.draws}, rows in the first: ${marks.rows}, the last done at`, Math.round(marks.last)]);
+        return;
+    }
 
     await check("the page loads and shows every group, as pcipassctl groups --json has them", async () => {
         const groups = pcipassctl("groups", "--json");
@@ -259,6 +282,34 @@ async function main() {
         await row(GPU).locator('[data-driver="nvidia"]').waitFor({ timeout: 15000 });
         await row(AUDIO).locator('[data-driver="snd_hda_intel"]').waitFor({ timeout: 15000 });
         expect(sysfsDriver(env.root, GPU) === "nvidia", "the GPU is on " + sysfsDriver(env.root, GPU));
+    });
+
+    await check("Make persistent marks the bound group, and Give back ends it", async () => {
+        await card(GPU).locator("[data-action=bind]").click();
+        await page.locator("#pp-persistent").check();
+        await page.locator("[data-action=confirm]").click();
+        await card(GPU).locator("[data-action=persist]", { hasText: "Persistent" }).waitFor({ timeout: 15000 });
+        const shown = pcipassctl("show", GPU, "--json");
+        expect(shown.persistent === true, "pcipassctl show says persistent " + shown.persistent);
+        await card(GPU).locator("[data-action=unbind]").click();
+        await row(GPU).locator('[data-driver="nvidia"]').waitFor({ timeout: 15000 });
+        expect(pcipassctl("show", GPU, "--json").persistent === false, "still persistent after Give back");
+    });
+
+    await check("a device's details show its Validate results, and Reserve and Release work", async () => {
+        await row(GPU).locator("button[aria-expanded]").click();
+        const details = page.locator("tr.pp-details");
+        await details.locator("li[data-check]").first().waitFor({ timeout: 15000 });
+        const checks = await details.locator("li[data-check]").evaluateAll(items => items.map(i => i.dataset.check));
+        const daemon = pcipassctl("validate", GPU, "--json").filter(c => c.subject === GPU).map(c => c.check);
+        for (const c of daemon)
+            expect(checks.includes(c), `the details lack the ${c} check (${checks})`);
+        await details.locator("[data-action=reserve]").click();
+        await row(GPU).locator(".pp-owner").waitFor({ timeout: 15000 });
+        expect(pcipassctl("show", GPU, "--json").owner === "root", "the daemon's owner is not root");
+        await details.locator("[data-action=release]").click();
+        await row(GPU).locator(".pp-owner").waitFor({ state: "detached", timeout: 15000 });
+        await row(GPU).locator("button[aria-expanded]").click();
     });
 
     await check("a polkit refusal is shown in words, and nothing is written", async () => {
