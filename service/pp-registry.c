@@ -5,6 +5,7 @@
 #include "pp-iommu.h"
 #include "pp-monitor.h"
 #include "pp-protect.h"
+#include "pp-vfio-watch.h"
 #include "pp-vfio.h"
 
 #include <string.h>
@@ -29,6 +30,11 @@ struct _PpRegistry
   GHashTable *batch_groups; /* IOMMU group numbers to refresh */
   GHashTable *batch_in_use; /* PpDevice (strong) to look at in /proc */
   GHashTable *held;         /* PpDevice (strong) not to announce yet */
+
+  /* Groups with a member on vfio-pci, whose nodes are watched: a VM
+   * opening one changes State without a uevent. */
+  GHashTable *vfio_groups;
+  PpVfioWatch *vfio_watch;
 };
 
 enum
@@ -43,6 +49,8 @@ enum
 
 static guint signals[N_SIGNALS];
 
+static void on_vfio_nodes (GHashTable *groups, gpointer user_data);
+
 G_DEFINE_TYPE (PpRegistry, pp_registry, G_TYPE_OBJECT)
 
 static void
@@ -55,6 +63,8 @@ pp_registry_finalize (GObject *object)
   g_clear_pointer (&self->batch_groups, g_hash_table_unref);
   g_clear_pointer (&self->batch_in_use, g_hash_table_unref);
   g_clear_pointer (&self->held, g_hash_table_unref);
+  g_clear_pointer (&self->vfio_watch, pp_vfio_watch_free);
+  g_clear_pointer (&self->vfio_groups, g_hash_table_unref);
   g_clear_pointer (&self->groups, pp_iommu_groups_free);
   g_clear_pointer (&self->devices, g_hash_table_unref);
   g_clear_object (&self->sysfs);
@@ -108,6 +118,8 @@ pp_registry_init (PpRegistry *self)
   self->batch_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->batch_in_use = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                               g_object_unref, NULL);
+  self->vfio_groups = g_hash_table_new (g_direct_hash, g_direct_equal);
+  self->vfio_watch = pp_vfio_watch_new (on_vfio_nodes, self);
   self->held = g_hash_table_new_full (g_direct_hash, g_direct_equal,
                                       g_object_unref, NULL);
 }
@@ -198,10 +210,65 @@ apply_info (PpRegistry *self, PpDevice *device, const PpSysfsDevice *info)
   return old_group;
 }
 
+/* Whether @group has a member on vfio-pci, from the group's members. */
+static gboolean
+group_has_vfio (PpRegistry *self, int group)
+{
+  GPtrArray *members = pp_iommu_groups_get_members (self->groups, group);
+
+  for (guint i = 0; members != NULL && i < members->len; i++)
+    if (pp_driver_is_vfio (
+            pp_device_get_driver (g_ptr_array_index (members, i))))
+      return TRUE;
+  return FALSE;
+}
+
+/* Keeps the watched groups those of @devices' groups that have a member on
+ * vfio-pci (only the groups of devices that may have changed are looked
+ * at, not every device); a node that was missing is tried again. */
+static void
+update_vfio_watch (PpRegistry *self, GPtrArray *devices)
+{
+  for (guint i = 0; i < devices->len; i++)
+    {
+      int group = pp_device_get_iommu_group (g_ptr_array_index (devices, i));
+      gpointer key = GINT_TO_POINTER (group);
+
+      if (group < 0)
+        continue;
+      if (group_has_vfio (self, group))
+        g_hash_table_add (self->vfio_groups, key);
+      else
+        g_hash_table_remove (self->vfio_groups, key);
+    }
+  pp_vfio_watch_set_groups (self->vfio_watch, self->vfio_groups);
+}
+
+/* A group node was opened or closed: its members' State. */
+static void
+on_vfio_nodes (GHashTable *groups, gpointer user_data)
+{
+  PpRegistry *self = user_data;
+  GHashTableIter iter;
+  gpointer key;
+
+  pp_registry_begin_batch (self);
+  g_hash_table_iter_init (&iter, groups);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      GPtrArray *members
+          = pp_iommu_groups_get_members (self->groups, GPOINTER_TO_INT (key));
+
+      for (guint i = 0; members != NULL && i < members->len; i++)
+        queue_in_use (self, g_ptr_array_index (members, i));
+    }
+  pp_registry_end_batch (self);
+}
+
 /* In use or not, for each of @devices (PpDevice), with one look at
  * /proc for all of them. */
 static void
-refresh_in_use_all (GPtrArray *devices)
+refresh_in_use_all (PpRegistry *self, GPtrArray *devices)
 {
   g_autoptr (PpVfioUsers) users = pp_vfio_users_new ();
 
@@ -224,6 +291,7 @@ refresh_in_use_all (GPtrArray *devices)
                                     users, pp_device_get_iommu_group (device),
                                     pp_device_get_address (device)));
     }
+  update_vfio_watch (self, devices);
 }
 
 static void
@@ -372,7 +440,7 @@ pp_registry_update_host_state (PpRegistry *self)
       apply_protection (value, protected);
       g_ptr_array_add (devices, value);
     }
-  refresh_in_use_all (devices);
+  refresh_in_use_all (self, devices);
 }
 
 /* Re-reads @device; queues its groups and the in-use look. */
@@ -455,7 +523,7 @@ finish_batch (PpRegistry *self)
       g_ptr_array_add (in_use, key);
       g_hash_table_iter_steal (&iter);
     }
-  refresh_in_use_all (in_use);
+  refresh_in_use_all (self, in_use);
 
   /* The batch's new devices are named: the database need not stay mapped
    * until IDs not seen yet come. */

@@ -283,6 +283,48 @@ test_driver_changed_behind_back (Fixture *fx, gconstpointer data)
                           "changed pci_0000_01_00_1 GroupViable", NULL });
 }
 
+/* A VM opening the group's node is no uevent: State follows all the
+ * same, and goes back when the VM lets go. */
+static void
+test_vm_opens_group (Fixture *fx, gconstpointer data)
+{
+  int fd;
+
+  /* The GPU and its audio function on vfio-pci, by hand. */
+  const char *const moves[][2]
+      = { { "0000:01:00.1", "snd_hda_intel" }, { "0000:01:00.0", "nvidia" } };
+
+  for (guint i = 0; i < G_N_ELEMENTS (moves); i++)
+    {
+      g_autofree char *override = g_strdup_printf (
+          "/sys/bus/pci/devices/%s/driver_override", moves[i][0]);
+      g_autofree char *unbind
+          = g_strdup_printf ("/sys/bus/pci/drivers/%s/unbind", moves[i][1]);
+
+      pp_test_write_sysfs (override, "vfio-pci");
+      pp_fake_kernel_sync (fx->kernel);
+      pp_test_write_sysfs (unbind, moves[i][0]);
+      pp_test_write_sysfs ("/sys/bus/pci/drivers/vfio-pci/bind", moves[i][0]);
+      pp_test_bus_wait_property (fx->bus, moves[i][0], "State", "'vfio'");
+    }
+  wait_signals (fx, 0);
+  g_ptr_array_set_size (fx->signals, 0);
+
+  fd = pp_fake_kernel_open_group (fx->kernel, 2);
+  g_assert_cmpint (fd, >=, 0);
+  assert_signals (fx, (const char *const[]){ "changed pci_0000_01_00_0 State",
+                                             "changed pci_0000_01_00_1 State",
+                                             NULL });
+  assert_property (fx, "0000:01:00.0", "State", "'in-use'");
+  assert_property (fx, "0000:01:00.1", "State", "'in-use'");
+
+  close (fd);
+  assert_signals (fx, (const char *const[]){ "changed pci_0000_01_00_0 State",
+                                             "changed pci_0000_01_00_1 State",
+                                             NULL });
+  assert_property (fx, "0000:01:00.0", "State", "'vfio'");
+}
+
 typedef struct
 {
   gboolean done;
@@ -665,6 +707,8 @@ main (int argc, char **argv)
   g_test_add ("/hotplug/driver-changed-behind-back", Fixture, "workstation",
               fixture_setup, test_driver_changed_behind_back, fixture_teardown);
 
+  g_test_add ("/hotplug/vm-opens-group", Fixture, "workstation", fixture_setup,
+              test_vm_opens_group, fixture_teardown);
   g_test_add ("/hotplug/removed-during-bind", Fixture, "workstation",
               fixture_setup, test_removed_during_bind, fixture_teardown);
   g_test_add ("/hotplug/reconcile", Fixture, "workstation", fixture_setup,
