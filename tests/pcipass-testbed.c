@@ -9,10 +9,17 @@
  * the signal number when COMMAND was killed.  stdin, stdout and stderr are
  * inherited, so `pcipass-testbed server -- bash` gives an interactive shell.
  *
- * With --hotplug FIFO, it makes FIFO and reads it: each line names a
- * fixture file whose functions are then added to the running host, with
- * their "add" uevents, as if plugged in (for tests outside the testbed,
- * such as the Cockpit page's).
+ * With --control FIFO, it makes FIFO and reads commands from it, one a
+ * line, for tests outside the testbed (such as the Cockpit page's):
+ *   add FIXTURE     adds the fixture file's functions to the running host,
+ *                   with their "add" uevents, as if plugged in;
+ *   open-group N    opens /dev/vfio/N and holds it, as a VM would;
+ *   close-group N   lets it go;
+ *   stick ADDR      (with --kernel) binds of ADDR never complete, as when
+ *                   a probe hangs; unstick ADDR ends that.
+ * The holder is this process: COMMAND (in the private user namespace of
+ * --kernel) may look at its descriptors, which it may not do for a
+ * process outside that namespace.
  */
 
 #include "pp-fake-kernel.h"
@@ -59,8 +66,9 @@ usage (FILE *out)
          "  --print-root   print the testbed's root directory first\n"
          "  --kernel       run a simulated kernel that carries out binding\n"
          "                 writes (driver_override, bind, unbind, probe)\n"
-         "  --hotplug FIFO make FIFO; each line written to it names a\n"
-         "                 fixture file whose functions are hot-added\n",
+         "  --control FIFO make FIFO and read commands from it: add FIXTURE,\n"
+         "                 open-group N, close-group N, stick ADDR,\n"
+         "                 unstick ADDR (see the source)\n",
          out);
 }
 
@@ -184,11 +192,67 @@ on_child_exit (GPid pid, int wait_status, gpointer user_data)
 typedef struct
 {
   UMockdevTestbed *tb;
+  PpFakeKernel *kernel; /* NULL without --kernel */
   GString *line;
+  GHashTable *held; /* group -> fd + 1 */
 } Hotplug;
 
-/* Each complete line is a fixture to add; a bad one is reported and
- * skipped, the host stays as it was. */
+/* One command; a bad one is reported and skipped, the host stays as it
+ * was. */
+static void
+run_command (Hotplug *hotplug, const char *command)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *root = umockdev_testbed_get_root_dir (hotplug->tb);
+  gint64 group = -1;
+
+  if (g_str_has_prefix (command, "add "))
+    {
+      if (!pp_testbed_load (hotplug->tb, command + 4, &error))
+        fprintf (stderr, "pcipass-testbed: %s: %s\n", command, error->message);
+    }
+  else if (g_str_has_prefix (command, "open-group ")
+           && g_ascii_string_to_signed (command + 11, 10, 0, G_MAXINT, &group,
+                                        NULL))
+    {
+      g_autofree char *node
+          = g_strdup_printf ("%s/dev/vfio/%d", root, (int) group);
+      int fd = open (node, O_RDWR | O_CLOEXEC);
+
+      if (fd < 0)
+        fprintf (stderr, "pcipass-testbed: %s: %s\n", command,
+                 g_strerror (errno));
+      else
+        g_hash_table_insert (hotplug->held, GINT_TO_POINTER (group),
+                             GINT_TO_POINTER (fd + 1));
+    }
+  else if (g_str_has_prefix (command, "close-group ")
+           && g_ascii_string_to_signed (command + 12, 10, 0, G_MAXINT, &group,
+                                        NULL))
+    {
+      int fd = GPOINTER_TO_INT (
+                   g_hash_table_lookup (hotplug->held, GINT_TO_POINTER (group)))
+               - 1;
+
+      if (fd >= 0)
+        close (fd);
+      g_hash_table_remove (hotplug->held, GINT_TO_POINTER (group));
+    }
+  else if ((g_str_has_prefix (command, "stick ")
+            || g_str_has_prefix (command, "unstick "))
+           && hotplug->kernel != NULL)
+    {
+      gboolean stuck = command[0] == 's';
+
+      pp_fake_kernel_set_stuck (hotplug->kernel, command + (stuck ? 6 : 8),
+                                stuck);
+    }
+  else if (*command != '\0')
+    {
+      fprintf (stderr, "pcipass-testbed: unknown command \"%s\"\n", command);
+    }
+}
+
 static gboolean
 on_hotplug (gint fd, GIOCondition condition, gpointer user_data)
 {
@@ -202,14 +266,11 @@ on_hotplug (gint fd, GIOCondition condition, gpointer user_data)
   g_string_append_len (hotplug->line, buf, n);
   while ((newline = strchr (hotplug->line->str, '\n')) != NULL)
     {
-      g_autofree char *path
+      g_autofree char *command
           = g_strndup (hotplug->line->str, newline - hotplug->line->str);
-      g_autoptr (GError) error = NULL;
 
       g_string_erase (hotplug->line, 0, newline - hotplug->line->str + 1);
-      if (*path != '\0' && !pp_testbed_load (hotplug->tb, path, &error))
-        fprintf (stderr, "pcipass-testbed: hotplug %s: %s\n", path,
-                 error->message);
+      run_command (hotplug, command);
     }
   return G_SOURCE_CONTINUE;
 }
@@ -230,7 +291,7 @@ run (const char *fixture,
      const char *hotplug_fifo,
      char **command)
 {
-  Hotplug hotplug = { NULL, NULL };
+  Hotplug hotplug = { NULL, NULL, NULL, NULL };
   int hotplug_fd = -1;
   guint hotplug_source = 0;
   g_autoptr (UMockdevTestbed) tb = NULL;
@@ -276,7 +337,9 @@ run (const char *fixture,
           return EXIT_FAILURE;
         }
       hotplug.tb = tb;
+      hotplug.kernel = kernel;
       hotplug.line = g_string_new (NULL);
+      hotplug.held = g_hash_table_new (g_direct_hash, g_direct_equal);
       hotplug_source
           = g_unix_fd_add (hotplug_fd, G_IO_IN, on_hotplug, &hotplug);
     }
@@ -317,6 +380,7 @@ run (const char *fixture,
       close (hotplug_fd);
       unlink (hotplug_fifo);
       g_string_free (hotplug.line, TRUE);
+      g_hash_table_unref (hotplug.held);
     }
 
   if (WIFEXITED (child.wait_status))
@@ -345,7 +409,7 @@ main (int argc, char **argv)
         {
           with_kernel = TRUE;
         }
-      else if (g_str_equal (argv[i], "--hotplug") && i + 1 < argc)
+      else if (g_str_equal (argv[i], "--control") && i + 1 < argc)
         {
           hotplug_fifo = argv[++i];
         }
