@@ -49,6 +49,7 @@ export function createView(root, model) {
         errors: new Map(), /* group key -> {title, detail, remedy} */
         running: new Map(), /* group key -> what runs */
         plan: null, /* {group, device, steps, persistent} */
+        dialog: null, /* its element, while open */
         me: null,
     };
     cockpit.user().then(user => { ui.me = user.name; redraw(); });
@@ -86,13 +87,30 @@ export function createView(root, model) {
     function planBind(group, device) {
         run(group, "Working out the plan…", () =>
             model.bind(device.path, { dry_run: true }).then(steps => {
-                ui.plan = { group, device, steps, persistent: false };
+                openPlan({ group, device, steps, persistent: false });
             }));
+    }
+
+    /* The dialog lives outside the redrawn page, so that changes coming
+     * in while it is open do not replace what the person is using. */
+    function openPlan(plan) {
+        closePlan();
+        ui.plan = plan;
+        ui.dialog = planDialog();
+        document.body.append(ui.dialog);
+        ui.dialog.querySelector("[data-action=confirm]").focus();
+    }
+
+    function closePlan() {
+        if (ui.dialog)
+            ui.dialog.remove();
+        ui.dialog = null;
+        ui.plan = null;
     }
 
     function confirmPlan() {
         const { group, device, persistent } = ui.plan;
-        ui.plan = null;
+        closePlan();
         run(group, "Passing the group through…", () =>
             model.bind(device.path, { persistent: persistent || undefined }));
     }
@@ -299,7 +317,7 @@ export function createView(root, model) {
 
     function planDialog() {
         const plan = ui.plan;
-        const close = () => { ui.plan = null; redraw(); };
+        const close = closePlan;
         return h("div.pf-c-backdrop", null, h("div.pf-l-bullseye", null,
                                               h("div.pf-c-modal-box.pf-m-sm", {
                                                   role: "dialog", "aria-modal": "true", "aria-labelledby": "pp-plan-title",
@@ -344,16 +362,13 @@ export function createView(root, model) {
         }
         root.replaceChildren(h("div.pf-c-page__main-section.pf-m-light", null,
                                h("h1.pf-c-title.pf-m-xl", null, "PCI passthrough")),
-                             h("div.pf-c-page__main-section", null, content),
-                             ...(ui.plan ? [planDialog()] : []));
+                             h("div.pf-c-page__main-section", null, content));
         if (model.ready) {
             const t = window.ppTimings || {};
             window.ppTimings = { ...t, drawn: t.drawn || performance.now(), draws: (t.draws || 0) + 1,
                 rows: t.rows || root.querySelectorAll("tr[data-address]").length, last: performance.now() };
         }
-        if (ui.plan)
-            root.querySelector("[data-action=confirm]").focus();
-        else if (focused) {
+        if (!ui.plan && focused) {
             const el = document.getElementById(focused);
             if (el) {
                 el.focus();

@@ -8,7 +8,7 @@
  * Starts, each for this run only: a private bus standing in for the
  * system bus, python3-dbusmock's polkitd, pcipassd from BUILDDIR on the
  * simulated workstation with the simulated kernel (pcipass-testbed
- * --kernel, with a hotplug FIFO), Debian's cockpit-ws with a local
+ * --kernel, with a control FIFO), Debian's cockpit-ws with a local
  * cockpit-bridge session whose system bus is the private one, serving
  * cockpit/dist as the package "pcipassd"; then drives Debian's chromium
  * through playwright-core.  Prints one line per check and the timings;
@@ -166,13 +166,13 @@ async function setup() {
     /* pcipassd on the simulated workstation, with a catalog that names its
      * GPU (so that it can be leased). */
     const state = join(work, "state");
-    const fifo = join(work, "hotplug");
+    const fifo = join(work, "control");
     const catalog = join(work, "devices.yaml");
     writeFileSync(catalog, 'vendors:\n  - id: "10de"\n    name: nvidia\n    devices:\n' +
                            '      - id: "2684"\n        name: rtx4090\n        type: gpu\n');
-    const testbed = start([join(build, "tests", "pcipass-testbed"), "--print-root", "--kernel", "--hotplug", fifo,
+    const testbed = start([join(build, "tests", "pcipass-testbed"), "--print-root", "--kernel", "--control", fifo,
         benchFixture || "workstation", "--", join(build, "service", "pcipassd"), "--state-dir=" + state,
-        "--catalog=" + catalog],
+        "--catalog=" + catalog, "--step-timeout=2"],
                           "pcipassd", { PP_FIXTURES_DIR: join(src, "tests", "fixtures") });
     const root = await until("the testbed root", () => {
         const first = testbed.output.split("\n")[0];
@@ -277,6 +277,28 @@ async function main() {
         expect(await card(GPU).locator("[data-viable]").getAttribute("data-viable") === "true", "the group is not viable");
     });
 
+    await check("a VM opening the group shows as in use within a second, and letting go as ready", async () => {
+        /* The GPU's group is 2 on the workstation; the testbed opens its
+         * node, as QEMU opens /dev/vfio/2. */
+        const started = Date.now();
+        writeFileSync(env.fifo, "open-group 2\n");
+        try {
+            await row(GPU).locator('[data-state="in-use"]').waitFor({ timeout: 5000 });
+            timings.push(["a VM opening the group to the page", Date.now() - started]);
+            expect(Date.now() - started < 1000, "in use shown after " + (Date.now() - started) + " ms");
+            /* Giving it back now is Busy, said in words. */
+            await card(GPU).locator("[data-action=unbind]").click();
+            const alert = card(GPU).locator("[role=alert]");
+            await alert.waitFor();
+            const text = await alert.innerText();
+            expect(/in use/.test(text) && /Shut the VM down/.test(text), "the Busy alert says: " + text);
+            expect(sysfsDriver(env.root, GPU) === "vfio-pci", "a refused Give back moved the GPU");
+        } finally {
+            writeFileSync(env.fifo, "close-group 2\n");
+        }
+        await row(GPU).locator('[data-state="vfio"]').waitFor({ timeout: 5000 });
+    });
+
     await check("Give back to host returns both to their drivers", async () => {
         await card(GPU).locator("[data-action=unbind]").click();
         await row(GPU).locator('[data-driver="nvidia"]').waitFor({ timeout: 15000 });
@@ -312,6 +334,62 @@ async function main() {
         await row(GPU).locator("button[aria-expanded]").click();
     });
 
+    await check("the type filter and the search box narrow the table", async () => {
+        const list = pcipassctl("list", "--json");
+        const shown = () => page.locator("tr[data-address]").evaluateAll(rows => rows.map(r => r.dataset.address));
+        await page.selectOption("#pp-type", "storage");
+        const storage = list.filter(d => d.type === "storage").map(d => d.address);
+        await until("the storage rows", async () => JSON.stringify(await shown()) === JSON.stringify(storage));
+        await page.selectOption("#pp-type", "");
+        await page.fill("#pp-search", "rtx 4090");
+        await until("the search", async () => (await shown()).join() === GPU);
+        await page.fill("#pp-search", "");
+        await until("every row back", async () => (await shown()).length === list.length);
+    });
+
+    await check("Pass through of a protected group is refused in words, with the reason", async () => {
+        const vga = pcipassctl("list", "--json").find(d => d.protection_reason === "boot-vga").address;
+        const before = snapshot(env.root, env.state);
+        await card(vga).locator("[data-action=bind]").click();
+        const alert = card(vga).locator("[role=alert]");
+        const confirm = page.locator("[data-action=confirm]");
+        await alert.or(confirm).waitFor();
+        if (await confirm.isVisible())
+            await confirm.click();
+        await alert.waitFor();
+        const text = await alert.innerText();
+        expect(/host depends on this device/.test(text) && /boot/.test(text), "the alert says: " + text);
+        expect(snapshot(env.root, env.state) === before, "sysfs or the state directory changed");
+    });
+
+    await check("while an operation runs its group's controls are disabled, saying why; a Kernel error is explained", async () => {
+        writeFileSync(env.fifo, "stick " + AUDIO + "\n");
+        try {
+            await card(GPU).locator("[data-action=bind]").click();
+            await page.locator("[data-action=confirm]").click();
+            await card(GPU).locator("[role=status]").waitFor();
+            for (const action of ["bind", "unbind", "persist"])
+                expect(await card(GPU).locator(`[data-action=${action}]`).isDisabled(), action + " is enabled while binding");
+            const why = await card(GPU).locator("[role=status]").innerText();
+            expect(/Passing the group through/.test(why), "the status says: " + why);
+            const alert = card(GPU).locator("[role=alert]");
+            await alert.waitFor({ timeout: 30000 });
+            const text = await alert.innerText();
+            expect(/kernel refused/.test(text) && /put back/.test(text), "the Kernel alert says: " + text);
+        } finally {
+            writeFileSync(env.fifo, "unstick " + AUDIO + "\n");
+        }
+        /* The hung probe kept the audio function from its driver too (the
+         * rollback's bind hung as well): the page shows what sysfs says. */
+        await row(GPU).locator('[data-driver="nvidia"]').waitFor({ timeout: 15000 });
+        await row(AUDIO).locator(`[data-driver="${sysfsDriver(env.root, AUDIO)}"]`).waitFor();
+        /* Put it back by hand, as a person would, for the checks below. */
+        writeFileSync(join(env.root, "sys/bus/pci/devices", AUDIO, "driver_override"), "\n");
+        if (sysfsDriver(env.root, AUDIO) === "")
+            writeFileSync(join(env.root, "sys/bus/pci/drivers/snd_hda_intel/bind"), AUDIO);
+        await row(AUDIO).locator('[data-driver="snd_hda_intel"]').waitFor();
+    });
+
     await check("a polkit refusal is shown in words, and nothing is written", async () => {
         setAllowed([]);
         const before = snapshot(env.root, env.state);
@@ -335,7 +413,7 @@ async function main() {
         writeFileSync(topo, "[0000:c1:00.0]\nvendor=10de\ndevice=2684\nclass=030000\ndriver=nvidia\niommu_group=90\n" +
                             "[0000:c1:00.1]\nvendor=10de\ndevice=22ba\nclass=040300\ndriver=snd_hda_intel\niommu_group=90\n");
         const started = Date.now();
-        writeFileSync(env.fifo, topo + "\n");
+        writeFileSync(env.fifo, "add " + topo + "\n");
         await row("0000:c1:00.1").waitFor({ timeout: 5000 });
         timings.push(["hot-add to the row on the page", Date.now() - started]);
         expect(await page.locator('section.pp-group[data-group="90"] tr[data-address]').count() === 2, "group 90 is not whole");
