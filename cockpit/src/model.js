@@ -77,8 +77,9 @@ export function connect(onChange) {
         manager() {
             return manager.valid ? manager.data : null;
         },
-        /* Every call may ask polkit for a password: flag "i" lets polkit
-         * interact, and Cockpit's own agent prompts. */
+        /* Every call may ask polkit for a password: the call allows
+         * interactive authorization (flag "i"; Cockpit's bridge allows it
+         * on its calls anyway), and Cockpit's own agent prompts. */
         call(path, iface, method, args) {
             return client.call(path, iface, method, args, { flags: "i" });
         },

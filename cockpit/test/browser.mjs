@@ -299,6 +299,14 @@ async function main() {
         await row(GPU).locator('[data-state="vfio"]').waitFor({ timeout: 5000 });
     });
 
+    await check("each change asks polkit with user interaction allowed (Cockpit's agent may prompt)", async () => {
+        const polkit = procs.find(p => p.name === "polkitd").output;
+        const checks = polkit.split("\n").filter(l => l.includes("CheckAuthorization") && l.includes("io.github.pcipassd.bind"));
+        expect(checks.length > 0, "polkit was never asked about io.github.pcipassd.bind");
+        /* CheckAuthorization's flags: 1 is AllowUserInteraction. */
+        expect(checks.every(l => / 1 ""\s*$/.test(l)), "a call did not allow interaction: " + checks.find(l => !/ 1 ""\s*$/.test(l)));
+    });
+
     await check("Give back to host returns both to their drivers", async () => {
         await card(GPU).locator("[data-action=unbind]").click();
         await row(GPU).locator('[data-driver="nvidia"]').waitFor({ timeout: 15000 });
@@ -424,6 +432,23 @@ async function main() {
         writeFileSync(join(env.root, "sys/bus/pci/drivers/snd_hda_intel/unbind"), AUDIO);
         await row(AUDIO).locator('[data-driver=""]').waitFor({ timeout: 5000 });
         timings.push(["driver change to the page", Date.now() - started]);
+    });
+
+    await check("keyboard alone: Tab reaches Pass through, Enter opens the plan, Escape closes it", async () => {
+        /* From the GPU's address, back to its group's Pass through. */
+        await row(GPU).locator("button[aria-expanded]").focus();
+        let reached = false;
+        for (let i = 0; i < 10 && !reached; i++) {
+            await page.keyboard.press("Shift+Tab");
+            reached = await page.evaluate(() => document.activeElement && document.activeElement.dataset.action === "bind" &&
+                                          !document.activeElement.disabled);
+        }
+        expect(reached, "Tab never reached a Pass through button");
+        await page.keyboard.press("Enter");
+        await page.locator("[role=dialog]").waitFor();
+        expect(await page.evaluate(() => document.activeElement.dataset.action) === "confirm", "the dialog does not take the focus");
+        await page.keyboard.press("Escape");
+        await page.locator("[role=dialog]").waitFor({ state: "detached" });
     });
 
     await check("readable at 1024 px: nothing overflows sideways", async () => {
