@@ -653,7 +653,7 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
   gboolean help = FALSE;
   const GOptionEntry json_entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &options.json,
-      "Print JSON (see json-format.md)", NULL },
+      "Print JSON (see " PP_JSON_FORMAT_DOC ")", NULL },
     G_OPTION_ENTRY_NULL,
   };
   const GOptionEntry type_entries[] = {
