@@ -319,7 +319,8 @@ async function main() {
         await card(GPU).locator("[data-action=bind]").click();
         await page.locator("#pp-persistent").check();
         await page.locator("[data-action=confirm]").click();
-        await card(GPU).locator("[data-action=persist]", { hasText: "Persistent" }).waitFor({ timeout: 15000 });
+        /* "Persistent" alone, not "Make persistent" (hasText is a substring). */
+        await card(GPU).locator("[data-action=persist]", { hasText: /^Persistent$/ }).waitFor({ timeout: 15000 });
         const shown = pcipassctl("show", GPU, "--json");
         expect(shown.persistent === true, "pcipassctl show says persistent " + shown.persistent);
         await card(GPU).locator("[data-action=unbind]").click();
