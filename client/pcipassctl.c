@@ -32,6 +32,10 @@
 #define PP_CTL_EXIT_USAGE 2
 
 /* What the command line asked for, once parsed. */
+/* Whether the command was run with --no-ask-password: a refusal's advice
+ * must fit what the user did. */
+static gboolean ran_without_asking;
+
 typedef struct
 {
   gboolean json;
@@ -751,6 +755,7 @@ run_command (const PpCtlCommand *command, int argc, char **argv, GError **error)
 
   if (!g_option_context_parse (context, &argc, &argv, error))
     return FALSE;
+  ran_without_asking = options.no_ask_password;
 
   if (help)
     {
@@ -817,22 +822,30 @@ print_main_help (void)
            help, list);
 }
 
-/* A line of advice after the error message, or NULL. */
+#define GROUP_ADVICE                                                           \
+  "join the group " PP_PRIVILEGED_GROUP ", which the example polkit rules\n"   \
+  "(" PP_RULES_EXAMPLE ") let bind, unbind\n"                                  \
+  "and reserve without a password."
+
+/* Advice after the error message, or NULL: what the message does not
+ * say already, for what the user just did. */
 static const char *
 error_hint (const GError *error)
 {
   if (g_error_matches (error, PP_ERROR, PP_ERROR_PROTECTED))
-    return "The host depends on this device (see ProtectionReason in "
-           "\"pcipassctl show\").\n"
-           "Add --force to move it anyway; that asks for an administrator's "
-           "password every time.";
-  if (g_error_matches (error, PP_ERROR, PP_ERROR_NOT_AUTHORIZED))
-    return "polkit denied it.  Run the command on a terminal, without "
-           "--no-ask-password, to\n"
-           "authenticate as an administrator, or have an administrator "
-           "grant it to you with\n"
-           "a polkit rule (pcipassd comes with an example).";
-  return NULL;
+    return "pcipassctl: the force option is --force, and it asks for an "
+           "administrator's password every time.";
+  if (!g_error_matches (error, PP_ERROR, PP_ERROR_NOT_AUTHORIZED))
+    return NULL;
+  if (ran_without_asking)
+    return "pcipassctl: without --no-ask-password polkit may ask for an "
+           "administrator's password;\nor " GROUP_ADVICE;
+  if (!isatty (STDIN_FILENO))
+    return "pcipassctl: on a terminal, or with an authentication agent such "
+           "as pkttyagent running,\npolkit may ask for an administrator's "
+           "password; or " GROUP_ADVICE;
+  /* Asked, and refused all the same. */
+  return "pcipassctl: to be allowed without an administrator, " GROUP_ADVICE;
 }
 
 static gboolean
@@ -900,13 +913,22 @@ out:
   if (error == NULL)
     return EXIT_SUCCESS;
 
+  /* validate's table already said how many checks failed. */
+  if (g_error_matches (error, PP_CTL_VALIDATE_ERROR,
+                       PP_CTL_VALIDATE_ERROR_REPORTED))
+    return PP_CTL_EXIT_FAILURE;
   g_dbus_error_strip_remote_error (error);
   g_printerr ("pcipassctl: error: %s\n", error->message);
   if (error_hint (error) != NULL)
     g_printerr ("%s\n", error_hint (error));
   if (error->domain == G_OPTION_ERROR)
     {
-      g_printerr ("Run \"%s --help\" for usage.\n", g_get_prgname ());
+      /* An unknown command is the main help's business, whatever command
+       * (help) found it. */
+      g_printerr ("Run \"%s --help\" for usage.\n",
+                  g_str_has_prefix (error->message, "unknown command")
+                      ? "pcipassctl"
+                      : g_get_prgname ());
       return PP_CTL_EXIT_USAGE;
     }
   return PP_CTL_EXIT_FAILURE;

@@ -14,7 +14,10 @@
 #include "pp-error.h"
 #include "pp-table.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gio/gunixinputstream.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -444,7 +447,6 @@ static GBytes *
 read_config (const char *path, GError **error)
 {
   g_autoptr (GInputStream) stream = NULL;
-  g_autoptr (GError) local = NULL;
 
   if (g_str_equal (path, "-"))
     {
@@ -453,15 +455,19 @@ read_config (const char *path, GError **error)
     }
 
   {
-    g_autoptr (GFile) file = g_file_new_for_commandline_arg (path);
-    stream = G_INPUT_STREAM (g_file_read (file, NULL, &local));
+    /* The errno text alone: GIO's message would name the file again. */
+    int fd = g_open (path, O_RDONLY | O_CLOEXEC, 0);
+
+    if (fd < 0)
+      {
+        int saved = errno;
+
+        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                     "cannot read %s: %s", path, g_strerror (saved));
+        return NULL;
+      }
+    stream = g_unix_input_stream_new (fd, TRUE);
   }
-  if (stream == NULL)
-    {
-      g_set_error (error, local->domain, local->code, "cannot read %s: %s",
-                   path, local->message);
-      return NULL;
-    }
   return read_bounded (stream, path, error);
 }
 
@@ -646,7 +652,9 @@ pp_ctl_validate_run (const PpCtlValidateOptions *options, GError **error)
   n_failed = count_failed (results);
   if (n_failed > 0)
     {
-      g_set_error (error, PP_CTL_VALIDATE_ERROR, PP_CTL_VALIDATE_ERROR_FAILED,
+      g_set_error (error, PP_CTL_VALIDATE_ERROR,
+                   options->json ? PP_CTL_VALIDATE_ERROR_FAILED
+                                 : PP_CTL_VALIDATE_ERROR_REPORTED,
                    "%u check%s failed", n_failed, n_failed == 1 ? "" : "s");
       return FALSE;
     }

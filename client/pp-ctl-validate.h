@@ -20,7 +20,8 @@ GQuark pp_ctl_validate_error_quark (void);
 
 typedef enum
 {
-  PP_CTL_VALIDATE_ERROR_FAILED, /* at least one check failed */
+  PP_CTL_VALIDATE_ERROR_FAILED,   /* at least one check failed */
+  PP_CTL_VALIDATE_ERROR_REPORTED, /* the same, already said in the table */
 } PpCtlValidateError;
 
 typedef struct
@@ -34,8 +35,9 @@ typedef struct
 /* Runs the validation the options ask for and prints the results on
  * standard output.  Fails with a G_OPTION_ERROR for bad usage (exit
  * status 2), with PP_CTL_VALIDATE_ERROR_FAILED when a check failed after
- * the results were printed, and with any other error when it could not
- * validate at all (both exit status 1).  A Config error of the daemon is
+ * the results were printed as JSON (_REPORTED after the table, whose last
+ * line says it: nothing more to print), and with any other error when it could
+ * not validate at all (both exit status 1).  A Config error of the daemon is
  * prefixed with the file name, "FILE:LINE:COLUMN: ...", as compilers do. */
 gboolean pp_ctl_validate_run (const PpCtlValidateOptions *options,
                               GError **error);
