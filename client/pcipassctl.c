@@ -338,6 +338,30 @@ cmd_groups (const PpCtlOptions *options, GError **error)
         heading = g_strdup_printf ("Group %d (%s)", group->number,
                                    group->viable ? "viable" : "not viable");
       pp_table_add_line (table, heading);
+      {
+        /* Why not, and what would do. */
+        g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
+        g_autofree char *remedy = pp_ctl_group_remedy (inventory, group);
+
+        if (blocking->len > 0)
+          {
+            g_autoptr (GString) held = g_string_new ("  held by the host:");
+
+            for (guint j = 0; j < blocking->len; j++)
+              g_string_append_printf (
+                  held, "%s %s (%s)", j > 0 ? "," : "",
+                  pp_ctl_inventory_address (inventory,
+                                            g_ptr_array_index (blocking, j)),
+                  pp_ctl_device_get_driver (g_ptr_array_index (blocking, j)));
+            pp_table_add_line (table, held->str);
+          }
+        if (remedy != NULL)
+          {
+            g_autofree char *line = g_strdup_printf ("  remedy: %s", remedy);
+
+            pp_table_add_line (table, line);
+          }
+      }
 
       for (guint j = 0; j < group->devices->len; j++)
         {

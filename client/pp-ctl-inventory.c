@@ -4,6 +4,7 @@
 #include "pp-ctl-inventory.h"
 
 #include "pp-address.h"
+#include "pp-driver.h"
 
 #include <systemd/sd-bus.h>
 
@@ -617,4 +618,48 @@ pp_ctl_inventory_load_device (const char *text,
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no PCI device at %s",
                  address);
   return device;
+}
+
+GPtrArray *
+pp_ctl_group_blocking (PpCtlGroup *group)
+{
+  GPtrArray *blocking = g_ptr_array_new ();
+
+  if (group->number < 0 || group->viable)
+    return blocking;
+  for (guint i = 0; i < group->devices->len; i++)
+    {
+      PpCtlDevice *device = g_ptr_array_index (group->devices, i);
+
+      if (!pp_driver_manages_dma (pp_ctl_device_get_driver (device)))
+        g_ptr_array_add (blocking, device);
+    }
+  return blocking;
+}
+
+char *
+pp_ctl_group_remedy (PpCtlInventory *inventory, PpCtlGroup *group)
+{
+  g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
+  PpCtlDevice *first;
+
+  if (blocking->len == 0)
+    return NULL;
+  /* A protected member is refused without --force: say so first. */
+  for (guint i = 0; i < group->devices->len; i++)
+    {
+      PpCtlDevice *device = g_ptr_array_index (group->devices, i);
+      const char *reason = pp_ctl_device_get_protection_reason (device);
+
+      if (reason != NULL && *reason != '\0')
+        return g_strdup_printf (
+            "%s is protected (%s): the group stays with the host unless "
+            "\"pcipassctl bind %s --force\"",
+            pp_ctl_inventory_address (inventory, device), reason,
+            pp_ctl_inventory_address (inventory, device));
+    }
+  first = g_ptr_array_index (blocking, 0);
+  return g_strdup_printf ("\"pcipassctl bind %s\" moves the whole group to "
+                          "vfio-pci",
+                          pp_ctl_inventory_address (inventory, first));
 }

@@ -75,6 +75,15 @@ const char *pp_ctl_inventory_address (PpCtlInventory *inventory,
  * devices without a group (only if there are any). */
 GPtrArray *pp_ctl_inventory_groups (PpCtlInventory *inventory);
 
+/* Why @group is not viable: its members on a host driver (one that does
+ * not manage DMA, pp-driver.h), by address, borrowed.  Empty for a
+ * viable group and for the devices without a group. */
+GPtrArray *pp_ctl_group_blocking (PpCtlGroup *group);
+
+/* What would make @group viable, as a sentence, or NULL when nothing
+ * would (viable already, or no IOMMU group). */
+char *pp_ctl_group_remedy (PpCtlInventory *inventory, PpCtlGroup *group);
+
 /* NULL-safe: "" for NULL. */
 const char *pp_ctl_str (const char *value);
 const char *pp_ctl_device_name (PpCtlDevice *device);

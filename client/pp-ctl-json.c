@@ -171,6 +171,29 @@ pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups)
             builder, pp_ctl_inventory_address (
                          inventory, g_ptr_array_index (group->devices, j)));
       json_builder_end_array (builder);
+      {
+        g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
+        g_autofree char *remedy = pp_ctl_group_remedy (inventory, group);
+
+        json_builder_set_member_name (builder, "blocking");
+        json_builder_begin_array (builder);
+        for (guint j = 0; j < blocking->len; j++)
+          {
+            PpCtlDevice *device = g_ptr_array_index (blocking, j);
+
+            json_builder_begin_object (builder);
+            add_string (builder, "address",
+                        pp_ctl_inventory_address (inventory, device));
+            add_string (builder, "driver", pp_ctl_device_get_driver (device));
+            json_builder_end_object (builder);
+          }
+        json_builder_end_array (builder);
+        json_builder_set_member_name (builder, "remedy");
+        if (remedy != NULL)
+          json_builder_add_string_value (builder, remedy);
+        else
+          json_builder_add_null_value (builder);
+      }
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);

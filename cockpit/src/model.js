@@ -9,15 +9,16 @@ export const DEVICE_IFACE = "io.github.pcipassd1.Device";
 export const MANAGER_IFACE = "io.github.pcipassd1.Manager";
 export const MANAGER_PATH = ROOT + "/manager";
 
-/* Class code 0x0604xx is a PCI-to-PCI bridge: it stays on its host driver
- * when its group goes to a VM, and never blocks the group. */
-export function isBridge(device) {
-    return (device.ClassCode >> 8) === 0x0604;
-}
+/* Drivers that manage DMA themselves and so keep a group viable, besides
+ * vfio-pci and its variants (<vendor>_vfio_pci): pcipassd's rule
+ * (common/pp-driver.c), which pcipassctl shares. */
+const DMA_MANAGED = ["pci-stub", "pcieport"];
 
-/* A member that keeps its group from a VM: one still on a host driver. */
+/* A member that keeps its group from a VM: one on a host driver. */
 export function isBlocking(device) {
-    return device.Driver !== "" && device.Driver !== "vfio-pci" && !isBridge(device);
+    const driver = device.Driver;
+    return driver !== "" && driver !== "vfio-pci" && !driver.endsWith("_vfio_pci") &&
+        !DMA_MANAGED.includes(driver);
 }
 
 /* Groups by number, ascending; devices without a group (-1) last, never
