@@ -19,6 +19,7 @@
 #include "pp-ctl-monitor.h"
 #include "pp-ctl-resources.h"
 #include "pp-ctl-validate.h"
+#include "pp-driver.h"
 #include "pp-error.h"
 #include "pp-table.h"
 
@@ -489,6 +490,65 @@ print_steps (GVariant *steps)
              format_driver (to));
 }
 
+/* After a Bind of @device that made @steps: the other members of its group
+ * still on a host driver (as the inventory, read before, had them), which
+ * keep the group from a VM.  Empty unless the group was split
+ * (--no-group). */
+static GPtrArray *
+members_left_behind (PpCtlInventory *inventory,
+                     PpCtlDevice *device,
+                     GVariant *steps)
+{
+  GPtrArray *left = g_ptr_array_new ();
+  g_autoptr (GPtrArray) groups = pp_ctl_inventory_groups (inventory);
+  int number = pp_ctl_device_get_iommu_group (device);
+
+  if (number < 0)
+    return left;
+  for (guint i = 0; i < groups->len; i++)
+    {
+      PpCtlGroup *group = g_ptr_array_index (groups, i);
+
+      if (group->number != number)
+        continue;
+      for (guint j = 0; j < group->devices->len; j++)
+        {
+          PpCtlDevice *member = g_ptr_array_index (group->devices, j);
+          const char *address = pp_ctl_inventory_address (inventory, member);
+          gboolean moved = member == device;
+          GVariantIter iter;
+          const char *step;
+
+          g_variant_iter_init (&iter, steps);
+          while (!moved
+                 && g_variant_iter_next (&iter, "(&s&s&s)", &step, NULL, NULL))
+            moved = g_str_equal (step, address);
+          if (!moved
+              && !pp_driver_manages_dma (pp_ctl_device_get_driver (member)))
+            g_ptr_array_add (left, member);
+        }
+    }
+  return left;
+}
+
+static void
+warn_left_behind (PpCtlInventory *inventory,
+                  PpCtlDevice *device,
+                  GPtrArray *left_behind)
+{
+  if (left_behind == NULL || left_behind->len == 0)
+    return;
+  g_printerr ("pcipassctl: warning: IOMMU group %d is split, so no VM can use "
+              "it:\n",
+              pp_ctl_device_get_iommu_group (device));
+  for (guint i = 0; i < left_behind->len; i++)
+    g_printerr ("  %s stays on %s\n",
+                pp_ctl_inventory_address (inventory,
+                                          g_ptr_array_index (left_behind, i)),
+                pp_ctl_device_get_driver (g_ptr_array_index (left_behind, i)));
+  g_printerr ("pcipassctl: bind without --no-group to move the whole group.\n");
+}
+
 /* bind and unbind: the plan from a dry run, then, unless --dry-run, the
  * real call.  The dry run reports most refusals (protected device, no
  * IOMMU group, ...) before anybody is asked for a password, and shows the
@@ -503,6 +563,7 @@ move_device (const PpCtlOptions *options,
   g_autoptr (PpCtlAgent) agent = NULL;
   g_autoptr (GVariant) plan = NULL;
   g_autoptr (GVariant) steps = NULL;
+  g_autoptr (GPtrArray) left_behind = NULL;
   PpCtlDevice *device;
 
   device = pp_ctl_inventory_load_device (options->argument, &inventory, error);
@@ -517,7 +578,8 @@ move_device (const PpCtlOptions *options,
     {
       if (options->json)
         {
-          g_autoptr (JsonNode) root = pp_ctl_json_steps ("plan", plan);
+          g_autoptr (JsonNode) root
+              = pp_ctl_json_steps ("plan", plan, inventory, NULL);
           pp_ctl_json_print (root);
         }
       else
@@ -549,15 +611,19 @@ move_device (const PpCtlOptions *options,
         return FALSE;
     }
 
+  if (g_str_equal (method, "Bind"))
+    left_behind = members_left_behind (inventory, device, steps);
   if (options->json)
     {
-      g_autoptr (JsonNode) root = pp_ctl_json_steps ("steps", steps);
+      g_autoptr (JsonNode) root
+          = pp_ctl_json_steps ("steps", steps, inventory, left_behind);
       pp_ctl_json_print (root);
     }
   else
     {
       print_steps (steps);
     }
+  warn_left_behind (inventory, device, left_behind);
   return TRUE;
 }
 

@@ -201,7 +201,10 @@ pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups)
 }
 
 JsonNode *
-pp_ctl_json_steps (const char *key, GVariant *steps)
+pp_ctl_json_steps (const char *key,
+                   GVariant *steps,
+                   PpCtlInventory *inventory,
+                   GPtrArray *left_behind)
 {
   g_autoptr (JsonBuilder) builder = json_builder_new ();
   GVariantIter iter;
@@ -222,6 +225,22 @@ pp_ctl_json_steps (const char *key, GVariant *steps)
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  if (left_behind != NULL)
+    {
+      json_builder_set_member_name (builder, "left_behind");
+      json_builder_begin_array (builder);
+      for (guint i = 0; i < left_behind->len; i++)
+        {
+          PpCtlDevice *device = g_ptr_array_index (left_behind, i);
+
+          json_builder_begin_object (builder);
+          add_string (builder, "address",
+                      pp_ctl_inventory_address (inventory, device));
+          add_string (builder, "driver", pp_ctl_device_get_driver (device));
+          json_builder_end_object (builder);
+        }
+      json_builder_end_array (builder);
+    }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }

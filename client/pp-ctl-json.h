@@ -30,7 +30,12 @@ JsonNode *pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups);
 
 /* {"KEY": [{"address": .., "from": .., "to": ..}, ..]} for the a(sss)
  * @steps of Device.Bind and Unbind; an unbound end ("") is null. */
-JsonNode *pp_ctl_json_steps (const char *key, GVariant *steps);
+/* {"KEY": [steps]}, and with @left_behind (PpCtlDevice, may be NULL for
+ * none: the key is left out) "left_behind": [{"address", "driver"}]. */
+JsonNode *pp_ctl_json_steps (const char *key,
+                             GVariant *steps,
+                             PpCtlInventory *inventory,
+                             GPtrArray *left_behind);
 
 /* @root pretty-printed with a 2-space indent, ending with a newline. */
 char *pp_ctl_json_to_data (JsonNode *root);

@@ -1431,6 +1431,50 @@ test_ctl_bind_unbind (Fixture *fx, gconstpointer data)
   g_assert_nonnull (strstr (err, "--force"));
 }
 
+/* bind --no-group that splits the group: done, rc 0, but the members left
+ * on their host driver are named, on stderr and in the JSON. */
+static void
+test_ctl_split_bind (Fixture *fx, gconstpointer data)
+{
+  const char *const split_args[] = { "bind", "01:00.1", "--no-group", NULL };
+  const char *const json_args[]
+      = { "bind", "01:00.1", "--no-group", "--json", NULL };
+  const char *const unbind_args[] = { "unbind", "01:00.1", NULL };
+  const char *const whole_args[] = { "bind", "01:00.0", "--json", NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+
+  allow (fx, "io.github.pcipassd.bind", "io.github.pcipassd.unbind");
+  out = run_ctl (split_args, &err, 0);
+  assert_driver (fx, AUDIO, "vfio-pci");
+  g_assert_cmpstr (err, ==,
+                   "pcipassctl: warning: IOMMU group 2 is split, so no VM "
+                   "can use it:\n"
+                   "  0000:01:00.0 stays on nvidia\n"
+                   "pcipassctl: bind without --no-group to move the whole "
+                   "group.\n");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_free (run_ctl (unbind_args, &err, 0));
+  g_clear_pointer (&err, g_free);
+  out = run_ctl (json_args, &err, 0);
+  g_assert_nonnull (strstr (out, "\"left_behind\" : [\n"
+                                 "    {\n"
+                                 "      \"address\" : \"0000:01:00.0\",\n"
+                                 "      \"driver\" : \"nvidia\"\n"));
+  g_assert_nonnull (strstr (err, "0000:01:00.0 stays on nvidia"));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* The whole group: nothing left behind, no warning. */
+  g_free (run_ctl (unbind_args, &err, 0));
+  g_clear_pointer (&err, g_free);
+  out = run_ctl (whole_args, &err, 0);
+  g_assert_nonnull (strstr (out, "\"left_behind\" : []"));
+  g_assert_cmpstr (err, ==, "");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1473,6 +1517,7 @@ main (int argc, char **argv)
   ADD ("/polkit/absent-from-start", workstation, test_no_polkit_from_start);
   ADD ("/bind/read-only", workstation, test_read_only);
   ADD ("/client/bind-unbind", workstation, test_ctl_bind_unbind);
+  ADD ("/client/split-bind", workstation, test_ctl_split_bind);
 
   status = g_test_run ();
   g_object_unref (testbed);
