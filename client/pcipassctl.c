@@ -890,6 +890,41 @@ main_context (gboolean *help, gboolean *version)
   return context;
 }
 
+/* "pcipassctl --json list" means "pcipassctl list --json": when the
+ * command comes after options that are not pcipassctl's own (-h, --help,
+ * --version), it is moved in front of them, so that they go to it.  A
+ * word is the command only if it names one: "--type gpu list" finds
+ * "list", not "gpu". */
+static void
+command_first (int argc, char **argv)
+{
+  gboolean foreign = FALSE;
+  int i;
+
+  for (i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--"))
+        return;
+      if (argv[i][0] != '-')
+        {
+          if (find_command (argv[i], NULL) != NULL)
+            break;
+          continue;
+        }
+      if (!g_str_equal (argv[i], "-h") && !g_str_equal (argv[i], "--help")
+          && !g_str_equal (argv[i], "--version"))
+        foreign = TRUE;
+    }
+  if (i == argc || !foreign)
+    return;
+  {
+    char *command = argv[i];
+
+    memmove (argv + 2, argv + 1, (i - 1) * sizeof *argv);
+    argv[1] = command;
+  }
+}
+
 static void
 print_main_help (void)
 {
@@ -972,6 +1007,7 @@ main (int argc, char **argv)
    * errors arrive as PP_ERROR codes. */
   (void) pp_error_quark ();
 
+  command_first (argc, argv);
   context = main_context (&help, &version);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     goto out;

@@ -1372,7 +1372,8 @@ test_ctl_bind_unbind (Fixture *fx, gconstpointer data)
 {
   const char *const plan_args[] = { "bind", "01:00.0", "--dry-run", NULL };
   const char *const bind_args[] = { "bind", "01:00.0", NULL };
-  const char *const json_args[] = { "unbind", "01:00.1", "--json", NULL };
+  /* Options before the command go to the command. */
+  const char *const json_args[] = { "--json", "unbind", "01:00.1", NULL };
   const char *const vga_args[] = { "bind", "00:02.0", NULL };
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
