@@ -104,8 +104,9 @@ format_number (int value)
 static gboolean
 cmd_list (const PpCtlOptions *options, GError **error)
 {
+  /* What matters first, never cut; the name last, cut to fit. */
   static const char *const headers[] = {
-    "ADDRESS", "TYPE", "ID", "NAME", "DRIVER", "GROUP", "STATE",
+    "ADDRESS", "TYPE", "DRIVER", "GROUP", "STATE", "ID",
   };
   g_autoptr (PpCtlInventory) inventory = NULL;
   g_autoptr (GPtrArray) devices = g_ptr_array_new ();
@@ -161,8 +162,10 @@ cmd_list (const PpCtlOptions *options, GError **error)
     g_ptr_array_add (columns, "OWNER");
   if (persistent)
     g_ptr_array_add (columns, "PERSISTENT");
+  g_ptr_array_add (columns, "NAME");
 
   table = pp_table_new (columns->len, (const char *const *) columns->pdata);
+  pp_table_set_flexible (table, columns->len - 1);
   for (guint i = 0; i < devices->len; i++)
     {
       PpCtlDevice *device = g_ptr_array_index (devices, i);
@@ -174,11 +177,10 @@ cmd_list (const PpCtlOptions *options, GError **error)
       g_ptr_array_add (row,
                        (gpointer) pp_ctl_inventory_address (inventory, device));
       g_ptr_array_add (row, (gpointer) pp_ctl_device_get_type_ (device));
-      g_ptr_array_add (row, id);
-      g_ptr_array_add (row, (gpointer) pp_ctl_device_name (device));
       g_ptr_array_add (row, (gpointer) pp_ctl_device_get_driver (device));
       g_ptr_array_add (row, group);
       g_ptr_array_add (row, (gpointer) pp_ctl_device_get_state (device));
+      g_ptr_array_add (row, id);
       if (resources)
         g_ptr_array_add (row,
                          (gpointer) pp_ctl_device_get_resource_name (device));
@@ -187,6 +189,7 @@ cmd_list (const PpCtlOptions *options, GError **error)
       if (persistent)
         g_ptr_array_add (row,
                          pp_ctl_device_get_persistent (device) ? "yes" : "");
+      g_ptr_array_add (row, (gpointer) pp_ctl_device_name (device));
       pp_table_add_row (table, (const char *const *) row->pdata);
     }
   pp_table_print (table, NULL);
@@ -244,6 +247,7 @@ show_device (PpCtlInventory *inventory, PpCtlDevice *d)
   g_autofree char *numa = format_number (pp_ctl_device_get_numa_node (d));
   g_autoptr (PpTable) table = pp_table_new (2, NULL);
 
+  pp_table_set_flexible (table, 1);
   /* Every property of io.github.pcipassd1.Device, in the XML's order. */
   field (table, "Address", "%s", pp_ctl_inventory_address (inventory, d));
   field (table, "VendorId", "0x%04x", pp_ctl_device_get_vendor_id (d));
@@ -328,6 +332,7 @@ cmd_groups (const PpCtlOptions *options, GError **error)
 
   /* One table for all members, so that columns line up across groups. */
   table = pp_table_new (5, NULL);
+  pp_table_set_flexible (table, 4);
   for (guint i = 0; i < groups->len; i++)
     {
       PpCtlGroup *group = g_ptr_array_index (groups, i);

@@ -24,12 +24,26 @@ void pp_table_add_row (PpTable *table, const char *const *cells);
 /* Appends a line printed verbatim, outside the columns. */
 void pp_table_add_line (PpTable *table, const char *line);
 
+/* Makes @column the one that gives way when the table is wider than the
+ * output: its cells are cut, with an ellipsis, so that the others never
+ * are.  Without one, nothing is cut. */
+void pp_table_set_flexible (PpTable *table, guint column);
+
 /* The table as text: cell rows start with @indent (may be NULL), columns
  * are two spaces apart, the last column is not padded, every line ends
- * with a newline. */
+ * with a newline.  With @max_width > 0, the flexible column and the
+ * free-standing lines are cut to fit it. */
+char *
+pp_table_render_width (PpTable *table, const char *indent, guint max_width);
+
+/* pp_table_render_width() without a limit. */
 char *pp_table_render (PpTable *table, const char *indent);
 
-/* Prints pp_table_render() on stdout. */
+/* The width to fit on standard output: the terminal's, else $COLUMNS,
+ * else 0 (no limit: a pipe gets whole lines). */
+guint pp_table_output_width (void);
+
+/* Prints the table on stdout, fitted to pp_table_output_width(). */
 void pp_table_print (PpTable *table, const char *indent);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PpTable, pp_table_free)

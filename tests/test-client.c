@@ -171,6 +171,61 @@ test_not_running (void)
   }
 }
 
+/* At 80 columns (COLUMNS, as when piped from an 80-column terminal): no
+ * line is longer, and the columns that matter are whole in every row;
+ * only names are cut, with an ellipsis. */
+static void
+test_width_80 (void)
+{
+  g_autoptr (PpTestBus) bus = NULL;
+  const char *const commands[][3] = {
+    { "list", NULL },
+    { "groups", NULL },
+    { "show", "0000:3b:00.0", NULL },
+  };
+  gboolean cut = FALSE;
+
+  load_fixture ("server");
+  bus = pp_test_bus_new (TRUE);
+  pp_test_bus_start_daemon (bus, NULL);
+  g_setenv ("COLUMNS", "80", TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+      g_auto (GStrv) lines = NULL;
+      int status;
+
+      out = pp_test_run_ctl (commands[i], &err, &status);
+      g_assert_cmpint (status, ==, 0);
+      lines = g_strsplit (out, "\n", -1);
+      for (char **l = lines; *l != NULL; l++)
+        {
+          if (g_utf8_strlen (*l, -1) > 80)
+            g_error ("%s: a line of %ld columns: %s", commands[i][0],
+                     g_utf8_strlen (*l, -1), *l);
+          cut |= strstr (*l, "…") != NULL;
+        }
+    }
+  g_unsetenv ("COLUMNS");
+  g_assert_true (cut); /* the server's names are long: the limit bit */
+
+  /* Every list row still has its driver, group and state whole. */
+  {
+    const char *const list[] = { "list", NULL };
+    g_autofree char *out = NULL;
+    int status;
+
+    g_setenv ("COLUMNS", "80", TRUE);
+    out = pp_test_run_ctl (list, NULL, &status);
+    g_unsetenv ("COLUMNS");
+    g_assert_nonnull (
+        strstr (out, "0000:3b:02.1   network  vfio-pci   43     vfio"));
+    g_assert_nonnull (
+        strstr (out, "0000:af:00.1   network  mlx5_core  82     host"));
+  }
+}
+
 static void
 test_version (void)
 {
@@ -205,6 +260,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/client/not-running", test_not_running);
   g_test_add_func ("/client/version", test_version);
+  g_test_add_func ("/client/server/width-80", test_width_80);
 
   status = g_test_run ();
   g_object_unref (testbed);

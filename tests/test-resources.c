@@ -1383,9 +1383,12 @@ test_ctl_resources (Fixture *fx, gconstpointer data)
 
   /* list shows who has what. */
   out = ctl (0, NULL, "list", "--type", "gpu", NULL);
-  g_assert_nonnull (strstr (out, "  GROUP  STATE  RESOURCE        OWNER\n"));
-  g_assert_nonnull (strstr (out, "  30     vfio   gpu.nvidia/a10  vm-1\n"));
-  g_assert_nonnull (strstr (out, "  21     host   gpu.nvidia/a10  -\n"));
+  g_assert_nonnull (strstr (out, "  GROUP  STATE  ID         RESOURCE        "
+                                 "OWNER  NAME\n"));
+  g_assert_nonnull (strstr (out, "  30     vfio   10de:2236  gpu.nvidia/a10  "
+                                 "vm-1   "));
+  g_assert_nonnull (strstr (out, "  21     host   10de:2236  gpu.nvidia/a10  "
+                                 "-      "));
   g_clear_pointer (&out, g_free);
 
   assert_text (ctl (0, NULL, "resources", NULL), "RESOURCE        TOTAL  FREE\n"
