@@ -19,7 +19,6 @@
 #include "pp-ctl-monitor.h"
 #include "pp-ctl-resources.h"
 #include "pp-ctl-validate.h"
-#include "pp-driver.h"
 #include "pp-error.h"
 #include "pp-table.h"
 
@@ -347,7 +346,8 @@ cmd_groups (const PpCtlOptions *options, GError **error)
       {
         /* Why not, and what would do. */
         g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
-        g_autofree char *remedy = pp_ctl_group_remedy (inventory, group);
+        g_autofree char *remedy
+            = pp_ctl_group_remedy (inventory, group, blocking);
 
         if (blocking->len > 0)
           {
@@ -495,9 +495,9 @@ print_steps (GVariant *steps)
              format_driver (to));
 }
 
-/* After a Bind of @device that made @steps: the other members of its group
- * still on a host driver (as the inventory, read before, had them), which
- * keep the group from a VM.  Empty unless the group was split
+/* After a Bind of @device that made @steps: the members of its group that
+ * blocked it (as the inventory, read before, had them) and were not moved,
+ * which keep the group from a VM.  Empty unless the group was split
  * (--no-group). */
 static GPtrArray *
 members_left_behind (PpCtlInventory *inventory,
@@ -514,11 +514,14 @@ members_left_behind (PpCtlInventory *inventory,
     {
       PpCtlGroup *group = g_ptr_array_index (groups, i);
 
+      g_autoptr (GPtrArray) blocking = NULL;
+
       if (group->number != number)
         continue;
-      for (guint j = 0; j < group->devices->len; j++)
+      blocking = pp_ctl_group_blocking (group);
+      for (guint j = 0; j < blocking->len; j++)
         {
-          PpCtlDevice *member = g_ptr_array_index (group->devices, j);
+          PpCtlDevice *member = g_ptr_array_index (blocking, j);
           const char *address = pp_ctl_inventory_address (inventory, member);
           gboolean moved = member == device;
           GVariantIter iter;
@@ -528,8 +531,7 @@ members_left_behind (PpCtlInventory *inventory,
           while (!moved
                  && g_variant_iter_next (&iter, "(&s&s&s)", &step, NULL, NULL))
             moved = g_str_equal (step, address);
-          if (!moved
-              && !pp_driver_manages_dma (pp_ctl_device_get_driver (member)))
+          if (!moved)
             g_ptr_array_add (left, member);
         }
     }

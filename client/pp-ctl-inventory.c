@@ -638,9 +638,10 @@ pp_ctl_group_blocking (PpCtlGroup *group)
 }
 
 char *
-pp_ctl_group_remedy (PpCtlInventory *inventory, PpCtlGroup *group)
+pp_ctl_group_remedy (PpCtlInventory *inventory,
+                     PpCtlGroup *group,
+                     GPtrArray *blocking)
 {
-  g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
   PpCtlDevice *first;
 
   if (blocking->len == 0)

@@ -81,8 +81,10 @@ GPtrArray *pp_ctl_inventory_groups (PpCtlInventory *inventory);
 GPtrArray *pp_ctl_group_blocking (PpCtlGroup *group);
 
 /* What would make @group viable, as a sentence, or NULL when nothing
- * would (viable already, or no IOMMU group). */
-char *pp_ctl_group_remedy (PpCtlInventory *inventory, PpCtlGroup *group);
+ * would: @blocking (from pp_ctl_group_blocking()) is empty. */
+char *pp_ctl_group_remedy (PpCtlInventory *inventory,
+                           PpCtlGroup *group,
+                           GPtrArray *blocking);
 
 /* NULL-safe: "" for NULL. */
 const char *pp_ctl_str (const char *value);

@@ -25,6 +25,28 @@ add_string (JsonBuilder *builder, const char *key, const char *value)
 }
 
 /* "" (the bus's "none") becomes null. */
+/* "@key": [{"address", "driver"}] of @devices (PpCtlDevice). */
+static void
+add_drivers (JsonBuilder *builder,
+             const char *key,
+             PpCtlInventory *inventory,
+             GPtrArray *devices)
+{
+  json_builder_set_member_name (builder, key);
+  json_builder_begin_array (builder);
+  for (guint i = 0; i < devices->len; i++)
+    {
+      PpCtlDevice *device = g_ptr_array_index (devices, i);
+
+      json_builder_begin_object (builder);
+      add_string (builder, "address",
+                  pp_ctl_inventory_address (inventory, device));
+      add_string (builder, "driver", pp_ctl_device_get_driver (device));
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+}
+
 static void
 add_string_or_null (JsonBuilder *builder, const char *key, const char *value)
 {
@@ -173,21 +195,10 @@ pp_ctl_json_groups (PpCtlInventory *inventory, GPtrArray *groups)
       json_builder_end_array (builder);
       {
         g_autoptr (GPtrArray) blocking = pp_ctl_group_blocking (group);
-        g_autofree char *remedy = pp_ctl_group_remedy (inventory, group);
+        g_autofree char *remedy
+            = pp_ctl_group_remedy (inventory, group, blocking);
 
-        json_builder_set_member_name (builder, "blocking");
-        json_builder_begin_array (builder);
-        for (guint j = 0; j < blocking->len; j++)
-          {
-            PpCtlDevice *device = g_ptr_array_index (blocking, j);
-
-            json_builder_begin_object (builder);
-            add_string (builder, "address",
-                        pp_ctl_inventory_address (inventory, device));
-            add_string (builder, "driver", pp_ctl_device_get_driver (device));
-            json_builder_end_object (builder);
-          }
-        json_builder_end_array (builder);
+        add_drivers (builder, "blocking", inventory, blocking);
         json_builder_set_member_name (builder, "remedy");
         if (remedy != NULL)
           json_builder_add_string_value (builder, remedy);
@@ -226,21 +237,7 @@ pp_ctl_json_steps (const char *key,
     }
   json_builder_end_array (builder);
   if (left_behind != NULL)
-    {
-      json_builder_set_member_name (builder, "left_behind");
-      json_builder_begin_array (builder);
-      for (guint i = 0; i < left_behind->len; i++)
-        {
-          PpCtlDevice *device = g_ptr_array_index (left_behind, i);
-
-          json_builder_begin_object (builder);
-          add_string (builder, "address",
-                      pp_ctl_inventory_address (inventory, device));
-          add_string (builder, "driver", pp_ctl_device_get_driver (device));
-          json_builder_end_object (builder);
-        }
-      json_builder_end_array (builder);
-    }
+    add_drivers (builder, "left_behind", inventory, left_behind);
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
