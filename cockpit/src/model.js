@@ -115,10 +115,12 @@ export function connect(onChange) {
 
     for (const event of ["added", "changed", "removed"])
         devices.addEventListener(event, () => onChange());
-    manager.addEventListener("changed", () => {
-        /* IommuEnabled, VfioAvailable, KvmAvailable changed: so may have
-         * the host checks. */
-        model.refreshHost();
+    manager.addEventListener("changed", (event, changed) => {
+        /* When IommuEnabled, VfioAvailable or KvmAvailable changed, so may
+         * have the host checks; Leases and Resources change with every
+         * lease and need no ValidateHost call. */
+        if (["IommuEnabled", "VfioAvailable", "KvmAvailable"].some(name => changed && name in changed))
+            model.refreshHost();
         onChange();
     });
     client.addEventListener("close", (event, options) => {
